@@ -1,0 +1,126 @@
+"""Helpers shared by the test modules: ports, child processes, waiting."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get('CI', '').lower() == 'true'
+
+
+def free_port(host: str = '127.0.0.1') -> int:
+    """Return a TCP port that is free on ``host`` right now."""
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def ipv6_available() -> bool:
+    """True when the IPv6 loopback address can be bound."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(('::1', 0))
+    except OSError:
+        return False
+    return True
+
+
+def require_program(name: str) -> str:
+    """Return the path of program ``name``.
+
+    Locally a missing program skips the test with a reason; in CI
+    (``CI=true``) it fails, because CI is expected to install it.
+    """
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f'{name} is not installed'
+    if IN_CI:
+        pytest.fail(f'{message}, but CI must provide it (see .ci/run)')
+    pytest.skip(message)
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
+    """Poll ``predicate`` until it returns a true value; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout}s waiting for {predicate}')
+        time.sleep(interval)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """Environment for a child Python that imports this checkout."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        filter(None, [str(REPO), env.get('PYTHONPATH', '')])
+    )
+    env['PYTHONUNBUFFERED'] = '1'
+    env.update(extra)
+    return env
+
+
+def write_script(directory: Path, name: str, source: str) -> Path:
+    """Write dedented ``source`` to ``directory/name`` and return the path."""
+    path = Path(directory) / name
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+class Child:
+    """A child Python process whose output goes to a file we can read."""
+
+    def __init__(self, args, cwd, env=None, **popen_kwargs):
+        self.log_path = Path(cwd) / f'child-{time.monotonic_ns()}.log'
+        self._log = open(self.log_path, 'wb')
+        self.proc = subprocess.Popen(
+            [sys.executable, *map(str, args)],
+            cwd=str(cwd),
+            env=env or child_env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            **popen_kwargs,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors='replace')
+
+    def wait_output(self, text: str, timeout: float = 15.0) -> str:
+        """Wait until ``text`` appears in the child's output."""
+        try:
+            wait_for(lambda: text in self.output(), timeout)
+        except AssertionError:
+            raise AssertionError(
+                f'{text!r} not seen in child output:\n{self.output()}'
+            ) from None
+        return self.output()
+
+    def wait(self, timeout: float = 15.0) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._log.close()
