@@ -1,3 +1,86 @@
-"""pyframe: a minimalist, object-oriented WSGI web framework."""
+"""pyframe: a minimalist, object-oriented WSGI web framework.
+
+Write an application as a tree of objects whose exposed methods answer
+URLs, then serve it::
+
+    import pyframe
+
+    class HelloWorld:
+        @pyframe.expose
+        def index(self):
+            return 'Hello world!'
+
+    pyframe.quickstart(HelloWorld())
+
+The public API follows CherryPy's, so ``import pyframe as cherrypy`` runs
+applications written for it.
+"""
+
+from __future__ import annotations
 
 __version__ = '0.1.0.dev0'
+
+from . import process
+from .context import request, response, serving, thread_data
+from .decorators import config, expose
+from .errors import HTTPError, NotFound, PyframeException
+from .log import LogManager
+from .process import plugins, wspbus
+from .server import Server
+from .timeouts import TimeoutMonitor
+from .tree import Application, Tree
+
+__all__ = [
+    'Application', 'HTTPError', 'NotFound', 'PyframeException', 'Server',
+    'Tree', 'config', 'engine', 'expose', 'log', 'quickstart', 'request',
+    'response', 'server', 'serving', 'thread_data', 'tree', '__version__',
+]
+
+#: The process bus, with the standard plugins attached by name.
+engine = wspbus.Bus()
+engine.autoreload = plugins.Autoreloader(engine)
+engine.autoreload.subscribe()
+engine.thread_manager = plugins.ThreadManager(engine)
+engine.thread_manager.subscribe()
+engine.timeout_monitor = TimeoutMonitor(engine)
+engine.timeout_monitor.subscribe()
+# Signal handling is installed by quickstart() (or by hand), never merely
+# by importing pyframe: an embedding server may own the signals.
+engine.signal_handler = plugins.SignalHandler(engine)
+engine.signals = engine.signal_handler
+
+#: The site-wide error and access logs.
+log = LogManager()
+log.screen = True
+
+
+def _log_engine_message(msg: str, level: int = 20) -> None:
+    log.error(msg, 'ENGINE', severity=level)
+
+
+engine.subscribe('log', _log_engine_message)
+
+#: The registry of mounted applications (a WSGI application itself).
+tree = Tree()
+
+#: The default HTTP server, following the engine.
+server = Server(engine)
+server.subscribe()
+
+
+def quickstart(root=None, script_name: str = '', config: dict | None = None) -> None:
+    """Mount ``root`` at ``script_name``, serve it, and block until exit.
+
+    Installs the signal handlers, starts the engine (and so the HTTP
+    server on ``server.socket_host``:``server.socket_port``) and waits in
+    the main thread until the engine exits.
+    """
+    if root is not None:
+        tree.mount(root, script_name, config)
+    engine.signal_handler.subscribe()
+    try:
+        engine.start()
+    except BaseException:
+        engine.exit()
+        raise
+    engine.block()

@@ -1,0 +1,70 @@
+"""Per-thread access to the request being served.
+
+``pyframe.request`` and ``pyframe.response`` are proxies: every attribute
+access is forwarded to the object of the request the current thread is
+serving, so handlers can use them as if they were globals.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .lib.httputil import Host
+from .request import Request, Response
+
+__all__ = ['Serving', 'ThreadLocalProxy', 'serving', 'request', 'response', 'thread_data']
+
+
+class Serving(threading.local):
+    """The request and response of the current thread.
+
+    Outside of any request the class-level defaults stand in, so that code
+    touching ``pyframe.request`` at import or start-up time still works.
+    """
+
+    request = Request(Host('127.0.0.1', 80), Host('127.0.0.1', 1111))
+    response = Response()
+
+    def load(self, request: Request, response: Response) -> None:
+        """Make ``request`` and ``response`` current for this thread."""
+        self.request = request
+        self.response = response
+
+    def clear(self) -> None:
+        """Forget this thread's request and response."""
+        self.__dict__.clear()
+
+
+#: The one Serving object of the process.
+serving = Serving()
+
+
+class ThreadLocalProxy:
+    """Forward attribute access to ``serving.<name>`` of the calling thread."""
+
+    __slots__ = ('__attrname__',)
+
+    def __init__(self, attrname: str) -> None:
+        object.__setattr__(self, '__attrname__', attrname)
+
+    def __getattr__(self, name):
+        return getattr(getattr(serving, self.__attrname__), name)
+
+    def __setattr__(self, name, value):
+        setattr(getattr(serving, self.__attrname__), name, value)
+
+    def __delattr__(self, name):
+        delattr(getattr(serving, self.__attrname__), name)
+
+    def __repr__(self) -> str:
+        return repr(getattr(serving, self.__attrname__))
+
+    def __bool__(self) -> bool:
+        return bool(getattr(serving, self.__attrname__))
+
+
+request = ThreadLocalProxy('request')
+response = ThreadLocalProxy('response')
+
+#: Free-form per-thread storage for applications.
+thread_data = threading.local()

@@ -1,0 +1,191 @@
+"""Logging: an error log and an access log per site and per application.
+
+Both logs are ordinary :mod:`logging` loggers named ``pyframe.error`` and
+``pyframe.access`` (``pyframe.error.<appid>`` and ``pyframe.access.<appid>``
+for an application's own logs), so any handler, filter or dictConfig setup
+from the standard library applies to them. :class:`LogManager` adds the
+switches the config namespace ``log.*`` exposes: ``screen``, ``error_file``,
+``access_file`` and ``wsgi``.
+
+Messages keep the classic web-server look::
+
+    [21/Nov/2026:10:15:42] ENGINE Bus STARTED
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import sys
+
+__all__ = ['LogManager', 'WSGIErrorHandler']
+
+_MONTHS = ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun',
+           'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec')
+
+
+class WSGIErrorHandler(logging.Handler):
+    """Write records to the current request's ``wsgi.errors`` stream."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Format ``record`` and write it to ``environ['wsgi.errors']``."""
+        from .context import serving
+
+        environ = getattr(serving.request, 'wsgi_environ', None) or {}
+        stream = environ.get('wsgi.errors')
+        if stream is None:
+            return
+        try:
+            stream.write(self.format(record) + '\n')
+            stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+class LogManager:
+    """The error and access logs of the site or of one application.
+
+    ``appid`` None gives the site-wide logs ``<root>.error`` and
+    ``<root>.access``; an application passes its id to get
+    ``<root>.error.<id>`` and ``<root>.access.<id>``.
+    """
+
+    #: The access-log line, filled from the request and response.
+    access_log_format = '{h} {l} {u} {t} "{r}" {s} {b} "{f}" "{a}"'
+
+    def __init__(self, appid: str | None = None, logger_root: str = 'pyframe'):
+        self.appid = appid
+        self.logger_root = logger_root
+        suffix = '' if appid is None else f'.{appid}'
+        self.error_log = logging.getLogger(f'{logger_root}.error{suffix}')
+        self.access_log = logging.getLogger(f'{logger_root}.access{suffix}')
+        for logger in (self.error_log, self.access_log):
+            logger.setLevel(logging.INFO)
+            # Without any handler, the stdlib would print "no handlers"
+            # warnings or fall back to stderr: a NullHandler keeps the
+            # logs silent until something is configured.
+            if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+                logger.addHandler(logging.NullHandler())
+
+    # -- writing ----------------------------------------------------------
+
+    def time(self) -> str:
+        """Return the current local time as ``[21/Nov/2026:10:15:42]``."""
+        now = datetime.datetime.now()
+        return (
+            f'[{now.day:02d}/{_MONTHS[now.month - 1]}/{now.year:04d}:'
+            f'{now.hour:02d}:{now.minute:02d}:{now.second:02d}]'
+        )
+
+    def error(
+        self,
+        msg: str = '',
+        context: str = '',
+        severity: int = logging.INFO,
+        traceback: bool = False,
+    ) -> None:
+        """Write ``msg`` to the error log, tagged with ``context``.
+
+        With ``traceback`` true, the exception being handled is appended.
+        """
+        if not self.error_log.isEnabledFor(severity):
+            return
+        exc_info = sys.exc_info() if traceback else None
+        if exc_info is not None and exc_info[0] is None:
+            exc_info = None
+        parts = [self.time(), context, msg] if context else [self.time(), msg]
+        self.error_log.log(severity, ' '.join(parts), exc_info=exc_info)
+
+    def __call__(self, *args, **kwargs) -> None:
+        """Same as :meth:`error`: ``log('message', 'CONTEXT')``."""
+        self.error(*args, **kwargs)
+
+    # -- handlers ---------------------------------------------------------
+
+    def _handler(self, logger: logging.Logger, key: str):
+        for handler in logger.handlers:
+            if getattr(handler, '_pyframe_handler', None) == key:
+                return handler
+        return None
+
+    def _set_handler(
+        self, logger: logging.Logger, key: str, handler: logging.Handler | None
+    ) -> None:
+        old = self._handler(logger, key)
+        if old is not None:
+            logger.removeHandler(old)
+            old.close()
+        if handler is not None:
+            handler._pyframe_handler = key
+            handler.setFormatter(logging.Formatter('%(message)s'))
+            logger.addHandler(handler)
+
+    @property
+    def screen(self) -> bool:
+        """True when the logs are written to stderr (errors) and stdout
+        (accesses)."""
+        return bool(
+            self._handler(self.error_log, 'screen')
+            or self._handler(self.access_log, 'screen')
+        )
+
+    @screen.setter
+    def screen(self, on: bool) -> None:
+        for logger, stream in ((self.error_log, sys.stderr),
+                               (self.access_log, sys.stdout)):
+            current = self._handler(logger, 'screen')
+            if on and current is None:
+                self._set_handler(logger, 'screen', logging.StreamHandler(stream))
+            elif not on and current is not None:
+                self._set_handler(logger, 'screen', None)
+
+    def _file_name(self, logger: logging.Logger) -> str:
+        handler = self._handler(logger, 'file')
+        return handler.baseFilename if handler is not None else ''
+
+    def _set_file(self, logger: logging.Logger, filename: str | None) -> None:
+        if filename:
+            handler = logging.FileHandler(filename, encoding='utf-8')
+        else:
+            handler = None
+        self._set_handler(logger, 'file', handler)
+
+    @property
+    def error_file(self) -> str:
+        """Path of the error log file ('' when there is none)."""
+        return self._file_name(self.error_log)
+
+    @error_file.setter
+    def error_file(self, filename: str | None) -> None:
+        self._set_file(self.error_log, filename)
+
+    @property
+    def access_file(self) -> str:
+        """Path of the access log file ('' when there is none)."""
+        return self._file_name(self.access_log)
+
+    @access_file.setter
+    def access_file(self, filename: str | None) -> None:
+        self._set_file(self.access_log, filename)
+
+    @property
+    def wsgi(self) -> bool:
+        """True when errors also go to each request's ``wsgi.errors``."""
+        return self._handler(self.error_log, 'wsgi') is not None
+
+    @wsgi.setter
+    def wsgi(self, on: bool) -> None:
+        if on != self.wsgi:
+            self._set_handler(self.error_log, 'wsgi', WSGIErrorHandler() if on else None)
+
+    def reopen_files(self) -> None:
+        """Close and reopen the log files (after logrotate moved them)."""
+        for logger in (self.error_log, self.access_log):
+            handler = self._handler(logger, 'file')
+            if handler is not None:
+                handler.acquire()
+                try:
+                    handler.close()
+                    handler.stream = handler._open()
+                finally:
+                    handler.release()

@@ -1,0 +1,1 @@
+"""Small runnable applications, one idea each: ``python -m pyframe.tutorial.<name>``."""
