@@ -140,6 +140,14 @@ DAEMON_APP = """\
     """
 
 
+def text_of(path: Path) -> str:
+    """The file's text, or '' while the daemon has not created it yet."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ''
+
+
 def read_pid(path: Path) -> int | None:
     try:
         return int(path.read_text())
@@ -161,8 +169,8 @@ def test_daemon_writes_its_pid_file_and_cleans_up_on_sigterm(spawn, tmp_path):
         # its leader, so it can never get a controlling terminal back.
         assert os.getsid(pid) != os.getsid(0)
         assert os.getsid(pid) != pid
-        wait_for(lambda: f'Daemonized to PID: {pid}' in log.read_text(), timeout=10)
-        wait_for(lambda: 'Bus STARTED' in log.read_text(), timeout=10)
+        wait_for(lambda: f'Daemonized to PID: {pid}' in text_of(log), timeout=10)
+        wait_for(lambda: 'Bus STARTED' in text_of(log), timeout=10)
 
         os.kill(pid, signal.SIGTERM)
         wait_for(lambda: not pidfile.exists(), timeout=10)
@@ -181,17 +189,17 @@ def test_sighup_restarts_a_daemon_in_place(spawn, tmp_path):
     try:
         assert launcher.wait(10) == 0
         first = wait_for(lambda: read_pid(pidfile), timeout=10)
-        wait_for(lambda: 'Bus STARTED' in log.read_text(), timeout=10)
+        wait_for(lambda: 'Bus STARTED' in text_of(log), timeout=10)
 
         os.kill(first, signal.SIGHUP)
         # execv keeps the pid: the script starts again as `first`, which
         # then daemonizes afresh and records the new daemon's pid.
-        wait_for(lambda: f'SCRIPT START pid={first}' in log.read_text(), timeout=10)
+        wait_for(lambda: f'SCRIPT START pid={first}' in text_of(log), timeout=10)
         second = wait_for(
             lambda: (read_pid(pidfile) or first) != first and read_pid(pidfile),
             timeout=10,
         )
-        wait_for(lambda: log.read_text().count('Bus STARTED') == 2, timeout=10)
+        wait_for(lambda: text_of(log).count('Bus STARTED') == 2, timeout=10)
         text = log.read_text()
         assert 'SIGHUP received by a daemon: restarting.' in text
         assert 'Re-spawning' in text
@@ -222,7 +230,7 @@ def test_daemonizer_warns_about_threads_and_forks_only_once(spawn, tmp_path):
     pid = None
     try:
         assert launcher.wait(10) == 0
-        wait_for(lambda: 'Bus EXITED' in log.read_text(), timeout=10)
+        wait_for(lambda: 'Bus EXITED' in text_of(log), timeout=10)
         text = log.read_text()
         pid = int(re.search(r'Daemonized to PID: (\d+)', text)[1])
         assert f'STILL pid={pid}' in text
