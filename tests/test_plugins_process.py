@@ -355,6 +355,21 @@ def test_drop_privileges_switches_user_group_and_umask(spawn, tmp_path):
     assert f'Privileges already set; running as uid: {uid} gid: {gid}.' in output
 
 
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason='dropping privileges needs root')
+def test_drop_privileges_with_only_uid_takes_the_users_group(spawn, tmp_path):
+    uid, gid, _ = nobody_ids()
+    path = script(tmp_path, 'uid_only_app.py', """\
+        plugins.DropPrivileges(bus, uid='nobody').subscribe()
+        bus.start()
+        print(f'IDS uid={os.getuid()} gid={os.getgid()} groups={os.getgroups()}', flush=True)
+        bus.exit()
+        """)
+    child = spawn([path])
+    assert child.wait(10) == 0
+    assert f'IDS uid={uid} gid={gid} groups=[]' in child.output()
+
+
 def test_drop_privileges_without_root_fails_clearly(spawn, tmp_path):
     # As root, first become an ordinary user; then ask for root back.
     path = script(tmp_path, 'no_root_app.py', """\

@@ -308,7 +308,8 @@ class DropPrivileges(SimplePlugin):
     (75) has bound its socket, so a root process can listen on port 80 and
     then serve as an unprivileged user. Supplementary groups are cleared
     so that none of root's groups survive the switch. uid and gid are Unix
-    only; the umask works everywhere.
+    only; the umask works everywhere. When only ``uid`` is given, the
+    group becomes that user's primary group rather than staying root's.
     """
 
     def __init__(
@@ -377,6 +378,14 @@ class DropPrivileges(SimplePlugin):
 
     def _switch_ids(self) -> None:
         uid, gid = self.uid, self.gid
+        if uid is not None and gid is None:
+            # Keeping root's group after dropping root's uid would leave
+            # the process able to write whatever group 0 can: take the
+            # user's own primary group unless a gid was asked for.
+            try:
+                gid = pwd.getpwuid(uid).pw_gid
+            except KeyError:
+                pass
         if (uid is None or uid == os.getuid()) and (gid is None or gid == os.getgid()):
             return  # already there; and a non-root user may not setgroups
         try:
