@@ -20,6 +20,7 @@ class Request:
 
     method = 'GET'
     scheme = 'http'
+    base = ''
     protocol = (1, 1)
     query_string = ''
     query_string_encoding = 'utf-8'

@@ -11,7 +11,7 @@ import logging
 
 from .context import serving
 from .dispatch import Dispatcher
-from .errors import HTTPError, format_exc
+from .errors import HTTPError, HTTPRedirect, format_exc
 from .lib.httputil import Host, valid_status
 
 __all__ = ['respond']
@@ -36,6 +36,18 @@ def _wsgi_path(environ: dict, key: str) -> str:
         return raw.encode('latin-1').decode('utf-8')
     except UnicodeError:
         return raw
+
+
+def _base_url(environ: dict) -> str:
+    """``scheme://host[:port]`` as the client addressed this server."""
+    scheme = environ.get('wsgi.url_scheme', 'http')
+    host = environ.get('HTTP_HOST')
+    if not host:
+        host = environ.get('SERVER_NAME', '')
+        port = environ.get('SERVER_PORT', '')
+        if port and port != ('443' if scheme == 'https' else '80'):
+            host = f'{host}:{port}'
+    return f'{scheme}://{host}'
 
 
 def _body_bytes(body) -> bytes:
@@ -66,10 +78,11 @@ def respond(app, environ: dict, start_response):
         request.script_name = _wsgi_path(environ, 'SCRIPT_NAME')
         request.path_info = _wsgi_path(environ, 'PATH_INFO') or '/'
         request.query_string = environ.get('QUERY_STRING', '')
+        request.base = _base_url(environ)
         try:
             _default_dispatcher(request.path_info)
             response.body = _body_bytes(request.handler())
-        except HTTPError as error:
+        except (HTTPError, HTTPRedirect) as error:
             error.set_response()
         except Exception:
             app.log.error(format_exc(), 'HTTP', severity=logging.ERROR)
@@ -82,7 +95,12 @@ def respond(app, environ: dict, start_response):
             payload = [body]
         code, reason, _ = valid_status(response.status)
         headers = dict(response.headers)
-        headers['Content-Length'] = str(len(body))
+        if code in (204, 304) or code < 200:
+            # These statuses never carry a body (RFC 9110, 6.4.1).
+            payload = []
+            headers.pop('Content-Length', None)
+        else:
+            headers['Content-Length'] = str(len(body))
         start_response(f'{code} {reason}', list(headers.items()))
         return payload
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -124,3 +125,29 @@ class Child:
             self.proc.kill()
             self.proc.wait(10)
         self._log.close()
+
+
+def wsgi_get(app, path='/', query='', method='GET', script_name=''):
+    """Call a WSGI app in-process; return (status, headers dict, body)."""
+    environ = {
+        'REQUEST_METHOD': method,
+        'SCRIPT_NAME': script_name,
+        'PATH_INFO': path,
+        'QUERY_STRING': query,
+        'SERVER_NAME': '127.0.0.1',
+        'SERVER_PORT': '80',
+        'SERVER_PROTOCOL': 'HTTP/1.1',
+        'REMOTE_ADDR': '127.0.0.1',
+        'REMOTE_PORT': '5555',
+        'wsgi.url_scheme': 'http',
+        'wsgi.input': io.BytesIO(),
+        'wsgi.errors': io.StringIO(),
+    }
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen['status'] = status
+        seen['headers'] = dict(headers)
+
+    body = b''.join(app(environ, start_response))
+    return seen['status'], seen['headers'], body

@@ -3,45 +3,17 @@
 from __future__ import annotations
 
 import html
-import io
 import logging
 import os
 import re
 import signal
-import sys
 
 import pytest
 import requests
 
 import pyframe
 from pyframe.tree import Application, Tree
-from support import REPO, free_port, write_script
-
-
-def wsgi_get(app, path='/', query='', method='GET', script_name=''):
-    """Call a WSGI app in-process; return (status, headers dict, body)."""
-    environ = {
-        'REQUEST_METHOD': method,
-        'SCRIPT_NAME': script_name,
-        'PATH_INFO': path,
-        'QUERY_STRING': query,
-        'SERVER_NAME': '127.0.0.1',
-        'SERVER_PORT': '80',
-        'SERVER_PROTOCOL': 'HTTP/1.1',
-        'REMOTE_ADDR': '127.0.0.1',
-        'REMOTE_PORT': '5555',
-        'wsgi.url_scheme': 'http',
-        'wsgi.input': io.BytesIO(),
-        'wsgi.errors': io.StringIO(),
-    }
-    seen = {}
-
-    def start_response(status, headers, exc_info=None):
-        seen['status'] = status
-        seen['headers'] = dict(headers)
-
-    body = b''.join(app(environ, start_response))
-    return seen['status'], seen['headers'], body
+from support import REPO, free_port, wsgi_get, write_script
 
 
 class Root:
