@@ -22,16 +22,18 @@ __version__ = '0.1.0.dev0'
 
 from . import process
 from .context import request, response, serving, thread_data
-from .decorators import config, expose
+from .config import Config
+from .decorators import expose
 from .errors import HTTPError, NotFound, PyframeException
 from .log import LogManager
+from .lib import reprconf
 from .process import plugins, wspbus
 from .server import Server
 from .timeouts import TimeoutMonitor
 from .tree import Application, Tree
 
 __all__ = [
-    'Application', 'HTTPError', 'NotFound', 'PyframeException', 'Server',
+    'Application', 'Config', 'HTTPError', 'NotFound', 'PyframeException', 'Server',
     'Tree', 'config', 'engine', 'expose', 'log', 'quickstart', 'request',
     'response', 'server', 'serving', 'thread_data', 'tree', '__version__',
 ]
@@ -67,14 +69,23 @@ tree = Tree()
 server = Server(engine)
 server.subscribe()
 
+#: The global (site-wide) config; also a decorator setting ``_cp_config``.
+config = Config()
+
 
 def quickstart(root=None, script_name: str = '', config: dict | None = None) -> None:
     """Mount ``root`` at ``script_name``, serve it, and block until exit.
 
-    Installs the signal handlers, starts the engine (and so the HTTP
-    server on ``server.socket_host``:``server.socket_port``) and waits in
-    the main thread until the engine exits.
+    ``config`` (a dict, filename or open file) is the application's
+    config; its ``[global]`` section, if any, also updates the global
+    config. Installs the signal handlers, starts the engine (and so the
+    HTTP server on ``server.socket_host``:``server.socket_port``) and
+    waits in the main thread until the engine exits.
     """
+    if config:
+        config = reprconf.as_dict(config)
+        if 'global' in config:
+            globals()['config'].update({'global': config['global']})
     if root is not None:
         tree.mount(root, script_name, config)
     engine.signal_handler.subscribe()

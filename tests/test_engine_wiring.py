@@ -61,3 +61,15 @@ def test_cherrypy_style_names_exist():
                  'log', 'request', 'response', 'serving', 'thread_data',
                  'HTTPError', 'NotFound', 'Application', '__version__'):
         assert hasattr(pyframe, name), name
+
+
+def test_global_config_is_a_config_and_a_decorator():
+    assert isinstance(pyframe.config, pyframe.Config)
+    assert importlib.import_module('pyframe.config').Config is pyframe.Config
+
+    @pyframe.config(**{'tools.gzip.on': True})
+    def handler():
+        return 'x'
+
+    assert handler._cp_config == {'tools.gzip.on': True}
+    assert pyframe.config['tools.encode.on'] is True
