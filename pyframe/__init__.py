@@ -21,10 +21,10 @@ from __future__ import annotations
 __version__ = '0.1.0.dev0'
 
 from . import process
-from .context import request, response, serving, thread_data
 from .config import Config
 from .decorators import expose
-from .errors import HTTPError, NotFound, PyframeException
+from .errors import (HTTPError, HTTPRedirect, InternalRedirect, NotFound,
+                     PyframeException, TimeoutError)
 from .log import LogManager
 from .lib import reprconf
 from .process import plugins, wspbus
@@ -32,8 +32,13 @@ from .server import Server
 from .timeouts import TimeoutMonitor
 from .tree import Application, Tree
 
+# Last: the proxies share names with modules (pyframe/request.py ...), and a
+# module imported for the first time would replace the package attribute.
+from .context import request, response, serving, thread_data  # noqa: E402
+
 __all__ = [
-    'Application', 'Config', 'HTTPError', 'NotFound', 'PyframeException', 'Server',
+    'Application', 'Config', 'HTTPError', 'HTTPRedirect', 'InternalRedirect',
+    'NotFound', 'PyframeException', 'Server', 'TimeoutError',
     'Tree', 'config', 'engine', 'expose', 'log', 'quickstart', 'request',
     'response', 'server', 'serving', 'thread_data', 'tree', '__version__',
 ]

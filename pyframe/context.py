@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import threading
 
-from .lib.httputil import Host
-from .request import Request, Response
-
 __all__ = ['Serving', 'ThreadLocalProxy', 'serving', 'request', 'response', 'thread_data']
 
 
 class Serving(threading.local):
     """The request and response of the current thread.
 
-    Outside of any request the class-level defaults stand in, so that code
+    Outside of any request the class-level defaults stand in (a Request
+    and a Response that :mod:`pyframe.request` installs), so that code
     touching ``pyframe.request`` at import or start-up time still works.
     """
 
-    request = Request(Host('127.0.0.1', 80), Host('127.0.0.1', 1111))
-    response = Response()
+    request = None
+    response = None
 
     def load(self, request: Request, response: Response) -> None:
         """Make ``request`` and ``response`` current for this thread."""

@@ -1,88 +1,689 @@
-"""The Request and Response objects a page handler sees.
+"""The Request and Response objects, and the hooks that run between them.
 
-Both are created for every request, so they stay cheap: class attributes
-carry the defaults (config keys ``request.*`` and ``response.*`` override
-them per request) and nothing is parsed before somebody asks for it.
+A request goes through fixed stages; at eight of them, *hook points*, the
+callbacks attached to ``request.hooks`` run (tools attach theirs there):
+
+``on_start_resource``      the handler and config are known
+``before_request_body``    the body is about to be read
+``before_handler``         the page handler is about to be called
+``before_finalize``        the handler returned; status/headers not final
+``on_end_resource``        the response is complete (maybe not sent)
+``before_error_response``  an unexpected error is about to become a page
+``after_error_response``   the error page is set, not yet finalized
+``on_end_request``         everything was written to the client
+
+Both objects are created for every request, so they stay cheap: class
+attributes carry the defaults (config keys ``request.*`` and
+``response.*`` override them per request).
 """
 
 from __future__ import annotations
 
+import bisect
+import http.cookies
+import logging
 import time
-from urllib.parse import parse_qsl
+import uuid
+from collections.abc import Callable
+from typing import Any
 
-from .lib.httputil import Host
+from .context import serving
+from .errors import HTTPError, HTTPRedirect, InternalRedirect, NotFound
+from .errors import TimeoutError as ResponseTimeout
+from .errors import format_exc
+from .lib import httputil, reprconf
 
-__all__ = ['Request', 'Response']
+__all__ = ['Hook', 'HookMap', 'Request', 'Response', 'hookpoints']
+
+#: The hook points, in the order a successful request reaches them.
+hookpoints = (
+    'on_start_resource', 'before_request_body', 'before_handler',
+    'before_finalize', 'on_end_resource', 'on_end_request',
+    'before_error_response', 'after_error_response',
+)
+_HOOKPOINTS = frozenset(hookpoints)
+
+
+def _priority(hook: Hook) -> int:
+    return hook.priority
+
+
+class Hook:
+    """A callback attached to a hook point, with its keyword arguments.
+
+    ``priority`` (1-100, lower runs first; default 50 or the callback's own
+    ``priority`` attribute) orders hooks of one point; equal priorities
+    run in the order they were attached. A ``failsafe`` hook still runs
+    after an earlier hook of its point failed.
+    """
+
+    __slots__ = ('callback', 'failsafe', 'priority', 'kwargs')
+
+    def __init__(self, callback: Callable, failsafe: bool | None = None,
+                 priority: int | None = None, **kwargs: Any) -> None:
+        self.callback = callback
+        self.failsafe = getattr(callback, 'failsafe', False) if failsafe is None else failsafe
+        self.priority = getattr(callback, 'priority', 50) if priority is None else priority
+        self.kwargs = kwargs
+
+    def __lt__(self, other: Hook) -> bool:
+        return self.priority < other.priority
+
+    def __call__(self) -> Any:
+        return self.callback(**self.kwargs)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(callback={self.callback!r}, '
+                f'failsafe={self.failsafe!r}, priority={self.priority!r}, '
+                f'kwargs={self.kwargs!r})')
+
+
+class HookMap(dict):
+    """Hook point name -> list of :class:`Hook`, kept in run order.
+
+    Points nobody attached to are absent, so running them costs one dict
+    lookup; reading ``hooks[point]`` for a known point gives a list.
+    """
+
+    def __init__(self, points=None) -> None:
+        super().__init__()
+        for point in points or ():
+            self[point] = []
+
+    def __missing__(self, point: str) -> list:
+        if point not in _HOOKPOINTS:
+            raise KeyError(point)
+        hooks = self[point] = []
+        return hooks
+
+    def attach(self, point: str, callback: Callable, failsafe: bool | None = None,
+               priority: int | None = None, **kwargs: Any) -> None:
+        """Attach ``callback`` (called with ``kwargs``) to hook ``point``."""
+        if point not in _HOOKPOINTS:
+            raise ValueError(f'{point!r} is not a hook point; use one of {", ".join(hookpoints)}')
+        self.add(point, Hook(callback, failsafe, priority, **kwargs))
+
+    def add(self, point: str, hook: Hook) -> None:
+        """Insert a ready :class:`Hook` at ``point`` in priority order."""
+        # insort_right keeps attach order among equal priorities.
+        bisect.insort_right(self[point], hook, key=_priority)
+
+    def run(self, point: str) -> None:
+        """Run the hooks of ``point``.
+
+        After a hook fails, only failsafe hooks still run; then the first
+        failure is raised. Unexpected exceptions are logged with their
+        traceback as they happen, so later failures cannot hide them.
+        """
+        hooks = self.get(point)
+        if not hooks:
+            return
+        failure = None
+        for hook in tuple(hooks):
+            if failure is None or hook.failsafe:
+                try:
+                    hook()
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except (HTTPError, HTTPRedirect, InternalRedirect) as exc:
+                    failure = failure or exc
+                except Exception as exc:
+                    failure = failure or exc
+                    _log_request_error(f'Error in {point!r} hook {hook.callback!r}')
+        if failure is not None:
+            raise failure
+
+    def copy(self) -> HookMap:
+        """Return a copy whose lists can change without touching this one."""
+        new = type(self)()
+        for point, hooks in self.items():
+            new[point] = list(hooks)
+        return new
+
+    def __repr__(self) -> str:
+        return f'{type(self).__module__}.{type(self).__name__}({dict.__repr__(self)})'
+
+
+def _log_request_error(message: str) -> None:
+    """Log ``message`` and the current traceback to the app's error log."""
+    app = getattr(serving.request, 'app', None)
+    log = getattr(app, 'log', None)
+    if log is None:
+        import pyframe
+
+        log = pyframe.log
+    log.error(f'{message}\n{format_exc()}', 'HTTP', severity=logging.ERROR)
+
+
+# -- request-scope config namespaces ------------------------------------------
+
+
+def _hooks_namespace(key: str, value: Any) -> None:
+    """``hooks.<point> = callable`` attaches a hook to the current request."""
+    point = key.split('.', 1)[0]
+    if isinstance(value, str):
+        value = reprconf.attributes(value)
+    if not isinstance(value, Hook):
+        value = Hook(value)
+    serving.request.hooks.add(point, value)
+
+
+def _request_namespace(key: str, value: Any) -> None:
+    """``request.<attr>`` (and ``request.body.<attr>``) set request attributes."""
+    request = serving.request
+    if key.startswith('body.'):
+        setattr(request.body, key[5:], value)
+    else:
+        setattr(request, key, value)
+
+
+def _response_namespace(key: str, value: Any) -> None:
+    """``response.<attr>`` sets response attributes; ``response.headers.<name>``
+    sets a response header."""
+    response = serving.response
+    if key.startswith('headers.'):
+        response.headers[key[8:]] = value
+    else:
+        setattr(response, key, value)
+
+
+def _error_page_namespace(key: str, value: Any) -> None:
+    """``error_page.<status>`` / ``error_page.default``: a template path or callable."""
+    request = serving.request
+    if 'error_page' not in vars(request):
+        # Copy before writing: the class-level dict is every request's default.
+        request.error_page = dict(request.error_page)
+    request.error_page[key if key == 'default' else int(key)] = value
+
+
+def _default_error_response() -> None:
+    HTTPError(500).set_response()
+
+
+class _LazyUUID4:
+    """A UUID made only when somebody looks at it (the access log may)."""
+
+    __slots__ = ('_uuid',)
+
+    def __init__(self) -> None:
+        self._uuid = None
+
+    def __str__(self) -> str:
+        if self._uuid is None:
+            self._uuid = uuid.uuid4()
+        return str(self._uuid)
+
+    def uuid4(self) -> uuid.UUID:
+        """Return (and create on first use) the UUID."""
+        str(self)
+        return self._uuid
 
 
 class Request:
-    """One HTTP request, as the application sees it."""
+    """One HTTP request, as the application sees it (``pyframe.request``)."""
 
-    method = 'GET'
+    #: The request this one replaced by an InternalRedirect, or None.
+    prev = None
+    #: The server's address (a :class:`~pyframe.lib.httputil.Host`).
+    local = httputil.Host('127.0.0.1', 80)
+    #: The client's address.
+    remote = httputil.Host('127.0.0.1', 1111)
+    #: 'http' or 'https', as the server received it.
     scheme = 'http'
+    #: The protocol the server speaks, e.g. 'HTTP/1.1'.
+    server_protocol = 'HTTP/1.1'
+    #: ``scheme://host[:port]`` the client used (from the Host header).
     base = ''
-    protocol = (1, 1)
+    #: The first line of the request, e.g. 'GET /page?x=1 HTTP/1.1'.
+    request_line = ''
+    #: The HTTP method, e.g. 'GET'.
+    method = 'GET'
+    #: The raw query string (without '?').
     query_string = ''
-    query_string_encoding = 'utf-8'
+    #: The charset query strings are decoded with; others give 404.
+    query_string_encoding = 'utf8'
+    #: The HTTP version in effect: the lower of the client's and the server's.
+    protocol = (1, 1)
+    #: Parameters from the query string and the body; repeated keys give lists.
+    params: dict = {}
+    #: The request headers as received: a list of (name, value).
+    header_list: list = []
+    #: The request headers (case-insensitive).
+    headers = httputil.HeaderMap()
+    #: The request body stream (``wsgi.input``).
+    rfile = None
+    #: Read and parse the body before the handler runs.
+    process_request_body = True
+    #: Methods whose requests carry a body to process.
+    methods_with_bodies = ('POST', 'PUT', 'PATCH')
+    #: The request body (a RequestBody) once dispatch has run.
+    body = None
+    #: The dispatcher used to find the handler (config ``request.dispatch``).
+    dispatch = None
+    #: Where the application is mounted.
     script_name = ''
+    #: The path below the mount point.
     path_info = '/'
-    app = None
-    handler = None
+    #: The authenticated user name, set by auth tools or the WSGI server.
     login = None
+    #: The Application serving the request.
+    app = None
+    #: The page handler the dispatcher found.
+    handler = None
+    #: Tool name -> its config for this request.
+    toolmaps: dict = {}
+    #: The config in effect for this request.
+    config: dict | None = None
+    #: True when the handler is an index (the URL named a directory).
     is_index = None
+    #: The hooks to run for this request.
+    hooks = HookMap()
+    #: Callable that sets the response for an unexpected error.
+    error_response = staticmethod(_default_error_response)
+    #: Status code (or 'default') -> error page template path or callable.
+    error_page: dict = {}
+    #: Name missing/unexpected handler parameters in 404/400 pages.
+    show_mismatched_params = True
+    #: Put tracebacks into error pages.
     show_tracebacks = True
+    #: Exceptions that pass through request handling untouched.
+    throws = (KeyboardInterrupt, SystemExit, InternalRedirect)
+    #: Let unexpected errors propagate to the WSGI server (for debugging).
     throw_errors = False
+    #: True once the request has been closed.
     closed = False
+    #: The stage the request is in (for error messages).
     stage = None
-    wsgi_environ: dict = {}
+    #: The charset path_info is decoded with.
+    uri_encoding = 'utf-8'
 
-    def __init__(self, local_host: Host, remote_host: Host,
+    #: Request-scope config namespaces (toolboxes are added per app).
+    namespaces = reprconf.NamespaceSet(
+        hooks=_hooks_namespace,
+        request=_request_namespace,
+        response=_response_namespace,
+        error_page=_error_page_namespace,
+    )
+
+    def __init__(self, local_host: httputil.Host, remote_host: httputil.Host,
                  scheme: str = 'http', server_protocol: str = 'HTTP/1.1') -> None:
         self.local = local_host
         self.remote = remote_host
         self.scheme = scheme
         self.server_protocol = server_protocol
-        self.config = {}
-        self._params = None
+        self.closed = False
+        self.is_index = None
+        self.unique_id = _LazyUUID4()
 
     @property
-    def params(self) -> dict:
-        """Query-string (and later body) parameters; repeated keys give lists."""
-        if self._params is None:
-            params: dict = {}
-            for key, value in parse_qsl(self.query_string, keep_blank_values=True,
-                                        encoding=self.query_string_encoding,
-                                        errors='strict'):
-                if key in params:
-                    existing = params[key]
-                    if isinstance(existing, list):
-                        existing.append(value)
-                    else:
-                        params[key] = [existing, value]
-                else:
-                    params[key] = value
-            self._params = params
-        return self._params
+    def cookie(self) -> http.cookies.SimpleCookie:
+        """The request cookies (parsed on first use)."""
+        jar = self.__dict__.get('_cookie')
+        if jar is None:
+            jar = http.cookies.SimpleCookie()
+            value = self.headers.get('Cookie')
+            if value:
+                try:
+                    jar.load(value)
+                except http.cookies.CookieError as exc:
+                    raise HTTPError(400, f'Illegal cookie: {exc}') from None
+            self.__dict__['_cookie'] = jar
+        return jar
 
-    @params.setter
-    def params(self, value: dict) -> None:
-        self._params = value
+    @cookie.setter
+    def cookie(self, value: http.cookies.SimpleCookie) -> None:
+        self.__dict__['_cookie'] = value
+
+    def close(self) -> None:
+        """Run the ``on_end_request`` hooks (once)."""
+        if not self.closed:
+            self.closed = True
+            self.stage = 'on_end_request'
+            self.hooks.run('on_end_request')
+            self.stage = 'close'
+
+    # -- the whole request --------------------------------------------------
+
+    def run(self, method: str, path: str, query_string: str, req_protocol: str,
+            headers: list, rfile) -> Response:
+        """Process a request and return the Response, never raising except
+        for ``throws``.
+
+        ``path`` includes the script name; ``headers`` is a list of
+        (name, value) pairs; ``rfile`` the body stream.
+        """
+        response = serving.response
+        self.stage = 'run'
+        try:
+            self.method = method
+            self.query_string = query_string or ''
+            self.params = {}
+            self.protocol = min(
+                httputil.protocol_from_http(req_protocol),
+                httputil.protocol_from_http(self.server_protocol),
+            )
+            url = path or '/'
+            if query_string:
+                url = f'{url}?{query_string}'
+            self.request_line = f'{method} {url} {req_protocol}'
+            self.header_list = headers
+            self.headers = httputil.HeaderMap(headers)
+            self.rfile = rfile
+            self.body = None
+            self.handler = None
+            self.script_name = self.app.script_name
+            self.path_info = (path or '/')[len(self.script_name):] or '/'
+            self.stage = 'respond'
+            self.respond(self.path_info)
+        except self.throws:
+            raise
+        except Exception:
+            if self.throw_errors:
+                raise
+            # Something failed outside of the handler's reach (setup, the
+            # error handler, finalize): answer a bare 500 without hooks.
+            _log_request_error(f'Error while {self.stage}')
+            response.status = 500
+            response.output_status, response.header_list, response._body = bare_error(
+                format_exc() if self.show_tracebacks else '')
+        if self.method == 'HEAD':
+            # Headers (Content-Length included) are those of the GET.
+            response.body = []
+        return response
+
+    def respond(self, path_info: str) -> None:
+        """Dispatch, call the handler and finalize; errors become pages."""
+        response = serving.response
+        try:
+            try:
+                try:
+                    self._do_respond(path_info)
+                except (HTTPRedirect, HTTPError) as inst:
+                    inst.set_response()
+                    self.stage = 'before_finalize (HTTPError)'
+                    self.hooks.run('before_finalize')
+                    response.finalize()
+            finally:
+                self.stage = 'on_end_resource'
+                self.hooks.run('on_end_resource')
+        except self.throws:
+            raise
+        except Exception:
+            if self.throw_errors:
+                raise
+            self.handle_error()
+
+    def _do_respond(self, path_info: str) -> None:
+        response = serving.response
+        if self.app is None:
+            raise NotFound()
+        self.hooks = type(self).hooks.copy()
+        self.toolmaps = {}
+
+        self.stage = 'process_headers'
+        self.process_headers()
+
+        self.stage = 'get_resource'
+        self.get_resource(path_info)
+
+        from .body import RequestBody
+
+        self.body = RequestBody(self.rfile, self.headers, request_params=self.params)
+        self.app.request_namespaces(self.config)
+
+        self.stage = 'on_start_resource'
+        self.hooks.run('on_start_resource')
+        self._check_timeout()
+
+        self.stage = 'process_query_string'
+        self.process_query_string()
+
+        if self.process_request_body and self.method not in self.methods_with_bodies:
+            self.process_request_body = False
+        self.stage = 'before_request_body'
+        self.hooks.run('before_request_body')
+        if self.process_request_body:
+            self.body.process()
+        self._check_timeout()
+
+        self.stage = 'before_handler'
+        self.hooks.run('before_handler')
+        if self.handler:
+            self.stage = 'handler'
+            response.body = self.handler()
+        self._check_timeout()
+
+        self.stage = 'before_finalize'
+        self.hooks.run('before_finalize')
+        response.finalize()
+
+    def _check_timeout(self) -> None:
+        if serving.response.timed_out:
+            raise ResponseTimeout()
+
+    # -- stages -------------------------------------------------------------
+
+    def process_headers(self) -> None:
+        """Check the Host header and compute :attr:`base`."""
+        host = self.headers.get('Host')
+        if not host:
+            if self.protocol >= (1, 1):
+                raise HTTPError(400, "HTTP/1.1 requires a 'Host' request header.")
+            host = self.local.name or self.local.ip
+        self.base = f'{self.scheme}://{host}'
+
+    def get_resource(self, path: str) -> None:
+        """Find the handler and config for ``path`` with the dispatcher in effect."""
+        import pyframe
+
+        default = pyframe.config.get('request.dispatch') or self.dispatch or _default_dispatcher()
+        dispatch = self.app.find_config(path, 'request.dispatch', default)
+        dispatch(path)
+        if self.config is None:
+            self.config = {}
+
+    def process_query_string(self) -> None:
+        """Merge the query string's parameters into :attr:`params`."""
+        if not self.query_string:
+            return
+        try:
+            params = httputil.parse_query_string(
+                self.query_string, encoding=self.query_string_encoding)
+        except UnicodeDecodeError:
+            raise NotFound(
+                f'The given query string could not be processed. Query strings '
+                f'for this resource must be encoded with {self.query_string_encoding!r}.'
+            ) from None
+        self.params.update(params)
+
+    def handle_error(self) -> None:
+        """Turn an unexpected exception into the error response."""
+        response = serving.response
+        try:
+            if self.config is None or self.config.get('tools.log_tracebacks.on', True):
+                _log_request_error(f'Error while {self.stage}')
+            self.hooks.run('before_error_response')
+            if self.error_response:
+                self.error_response()
+            self.hooks.run('after_error_response')
+            response.finalize()
+        except HTTPRedirect as inst:
+            inst.set_response()
+            response.finalize()
+
+
+def _default_dispatcher():
+    from .dispatch import Dispatcher
+
+    Request.dispatch = Dispatcher()
+    return Request.dispatch
+
+
+def bare_error(extra: str = '') -> tuple[bytes, list, list]:
+    """Return (status, header list, body) of a plain-text 500 that needs no
+    hooks, config or templates, for errors nothing else could handle."""
+    body = b'Unrecoverable error in the server.'
+    if extra:
+        body += b'\n' + extra.encode('utf-8', 'replace')
+    headers = [
+        (b'Content-Type', b'text/plain;charset=utf-8'),
+        (b'Content-Length', str(len(body)).encode('ascii')),
+    ]
+    return b'500 Internal Server Error', headers, [body]
+
+
+def _file_chunks(file, chunk_size: int = 65536):
+    """Yield a file's content in chunks, closing it at the end."""
+    try:
+        while True:
+            chunk = file.read(chunk_size)
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        close = getattr(file, 'close', None)
+        if close is not None:
+            close()
+
+
+def prepare_body(value: Any):
+    """Turn what a handler returned into an iterable of chunks.
+
+    str and bytes become a one-item list, files are read in chunks, None
+    is empty, and any other iterable (a list, a generator) is kept.
+    """
+    if isinstance(value, (bytes, str)):
+        return [value] if value else []
+    if value is None:
+        return []
+    if hasattr(value, 'read'):
+        return _file_chunks(value)
+    return value
 
 
 class Response:
-    """The response being built for the current request."""
+    """The response being built for the current request (``pyframe.response``)."""
 
+    #: The status: an int, or a string like '404 Not Found'.
     status = '200 OK'
+    #: The status line sent to the client (set by :meth:`finalize`).
+    output_status = b''
+    #: The headers as sent: a list of (name bytes, value bytes).
+    header_list: list = []
+    #: Seconds the response may run before ``timed_out`` is set.
     timeout = 300
+    #: Set by :meth:`check_timeout` once ``timeout`` has passed.
     timed_out = False
+    #: Send the body as it is produced instead of collecting it first.
     stream = False
+    #: The charset text bodies are encoded with when no tool chose one.
+    default_encoding = 'utf-8'
 
     def __init__(self) -> None:
-        self.headers = {'Content-Type': 'text/html;charset=utf-8'}
-        self.body = b''
+        self.status = 200
         self.time = time.time()
+        self.timed_out = False
+        self._body = []
+        self.headers = httputil.HeaderMap()
+        # dict.update skips the title-casing the keys are already in.
+        dict.update(self.headers, {
+            'Content-Type': 'text/html',
+            'Server': 'pyframe',
+            'Date': httputil.http_date(self.time),
+        })
+
+    @property
+    def cookie(self) -> http.cookies.SimpleCookie:
+        """Cookies to send (created on first use)."""
+        jar = self.__dict__.get('_cookie')
+        if jar is None:
+            jar = self.__dict__['_cookie'] = http.cookies.SimpleCookie()
+        return jar
+
+    @cookie.setter
+    def cookie(self, value: http.cookies.SimpleCookie) -> None:
+        self.__dict__['_cookie'] = value
+
+    @property
+    def body(self):
+        """The body as an iterable of chunks; set str, bytes, a list, a
+        generator or a file."""
+        return self._body
+
+    @body.setter
+    def body(self, value: Any) -> None:
+        self._body = prepare_body(value)
+
+    def _encoded_chunks(self):
+        charset = self._charset()
+        for chunk in self._body:
+            yield chunk.encode(charset) if isinstance(chunk, str) else chunk
+
+    def _charset(self) -> str:
+        """The charset text is sent in, declaring it in Content-Type if missing."""
+        content_type = self.headers.get('Content-Type') or ''
+        for element in self.headers.elements('Content-Type'):
+            charset = element.params.get('charset')
+            if charset:
+                return charset
+        if content_type and 'charset=' not in content_type:
+            self.headers['Content-Type'] = f'{content_type};charset={self.default_encoding}'
+        return self.default_encoding
+
+    def collapse_body(self) -> bytes:
+        """Read the whole body into one bytes object, keep it, and return it."""
+        body = self._body
+        if isinstance(body, list) and len(body) == 1 and isinstance(body[0], bytes):
+            return body[0]
+        content = b''.join(self._encoded_chunks())
+        self._body = [content] if content else []
+        return content
+
+    def finalize(self) -> None:
+        """Fix the status line and headers that will be sent."""
+        try:
+            code, reason, _ = httputil.valid_status(self.status)
+        except ValueError as exc:
+            raise HTTPError(500, exc.args[0]) from None
+        headers = self.headers
+        self.status = f'{code} {reason}'
+        self.output_status = f'{code} '.encode('ascii') + headers.encode(reason)
+
+        if self.stream:
+            # Without Content-Length the server chunks the body (HTTP/1.1)
+            # or closes the connection after it.
+            if dict.get(headers, 'Content-Length') is None:
+                dict.pop(headers, 'Content-Length', None)
+            self._body = self._encoded_chunks()
+        elif code < 200 or code in (204, 205, 304):
+            # These statuses never carry a body (RFC 9110, 6.4.1).
+            dict.pop(headers, 'Content-Length', None)
+            self._body = []
+        elif dict.get(headers, 'Content-Length') is None:
+            content = self.collapse_body()
+            dict.__setitem__(headers, 'Content-Length', str(len(content)))
+        elif isinstance(self._body, list):
+            self._body = list(self._encoded_chunks())
+        else:
+            # The length is known (a static file, say): keep the body lazy
+            # instead of reading it all into memory.
+            self._body = self._encoded_chunks()
+
+        self.header_list = headers.output()
+        jar = self.__dict__.get('_cookie')
+        if jar:
+            for morsel in jar.values():
+                value = morsel.OutputString()
+                if '\r' in value or '\n' in value:
+                    raise ValueError(f'Illegal line break in cookie {morsel.key!r}')
+                self.header_list.append((b'Set-Cookie', headers.encode(value)))
 
     def check_timeout(self) -> None:
-        """Mark the response timed out once ``timeout`` seconds have passed."""
+        """Set :attr:`timed_out` once the response has run for ``timeout`` seconds."""
         if time.time() > self.time + self.timeout:
             self.timed_out = True
+
+
+# What pyframe.request and pyframe.response show outside of any request.
+serving.__class__.request = Request(httputil.Host('127.0.0.1', 80), httputil.Host('127.0.0.1', 1111))
+serving.__class__.response = Response()

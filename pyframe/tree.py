@@ -2,54 +2,142 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
+from .config import merge as merge_config
 from .context import serving
+from .lib import reprconf
 from .log import LogManager
 from .request import Request, Response
-from .wsgi import respond
+from .wsgi import WSGIPipeline
 
 __all__ = ['Application', 'Tree']
 
 
 class Application:
-    """A root object mounted at a script name, callable as a WSGI app.
+    """A root object mounted at a script name; a PEP 3333 WSGI callable.
 
     ``config`` holds the application's configuration, one dict per path
-    section (``{'/': {...}, '/static': {...}}``).
+    section (``{'/': {...}, '/static': {...}}``) plus any sections of the
+    application's own (``{'Databases': {...}}``).
     """
 
+    #: The class of the ``pyframe.request`` objects this app creates.
     request_class = Request
+    #: The class of the ``pyframe.response`` objects this app creates.
     response_class = Response
+    #: Let ``pyframe.url()`` build relative URLs ('server' for /-relative).
+    relative_urls = False
 
-    def __init__(self, root, script_name: str = '', config: dict | None = None) -> None:
+    def __init__(self, root, script_name: str = '', config=None) -> None:
+        self.log = LogManager(str(id(self)), _root_logger_name())
         self.root = root
         self.script_name = script_name
+        self.wsgiapp = WSGIPipeline(self)
+        #: App-scope config namespaces: ``log.*`` and ``wsgi.*`` in ``[/]``.
+        self.namespaces = reprconf.NamespaceSet(
+            log=lambda key, value: setattr(self.log, key, value),
+            wsgi=self.wsgiapp.namespace_handler,
+        )
+        #: Toolbox namespace name -> Toolbox usable in this app's config.
+        self.toolboxes: dict[str, Any] = {}
+
         self.config: dict = {}
-        self.log = LogManager(str(id(self)))
         if config:
             self.merge(config)
 
     @property
     def script_name(self) -> str:
-        """Where the application is mounted ('' for the site root)."""
+        """Where the application is mounted ('' for the site root).
+
+        ``None`` means "wherever the WSGI server says": the value then
+        comes from each request's ``SCRIPT_NAME``.
+        """
         if self._script_name is not None:
             return self._script_name
-        # Mounted without a fixed place: the WSGI server tells per request.
         return serving.request.wsgi_environ.get('SCRIPT_NAME', '').rstrip('/')
 
     @script_name.setter
     def script_name(self, value: str | None) -> None:
         self._script_name = value.rstrip('/') if value else value
 
-    def merge(self, config: dict) -> None:
-        """Merge a dict of ``{section: {key: value}}`` into :attr:`config`."""
-        for section, entries in config.items():
-            self.config.setdefault(section, {}).update(entries)
+    def merge(self, config) -> None:
+        """Merge a dict, filename or open file of config sections."""
+        merge_config(self.config, config)
+        # App-wide entries of [/] configure the app itself (logs, pipeline).
+        self.namespaces(self.config.get('/', {}))
+        self._request_namespaces = None
+
+    def find_config(self, path: str, key: str, default: Any = None) -> Any:
+        """Return ``key`` from the most specific section for ``path``."""
+        trail = path or '/'
+        while trail:
+            section = self.config.get(trail)
+            if section and key in section:
+                return section[key]
+            cut = trail.rfind('/')
+            if cut == -1:
+                break
+            trail = '/' if (cut == 0 and trail != '/') else trail[:cut]
+        return default
+
+    # -- per request -------------------------------------------------------
+
+    def request_namespaces(self, config: dict) -> None:
+        """Apply a request's config through the request namespaces and the
+        app's toolboxes."""
+        namespaces = self._request_namespaces
+        if namespaces is None:
+            namespaces = self.request_class.namespaces.copy()
+            namespaces.update(self.toolboxes)
+            self._request_namespaces = namespaces
+        namespaces(config)
+
+    _request_namespaces = None
+
+    def get_serving(self, local, remote, scheme: str, sproto: str):
+        """Create and make current the Request and Response of a request."""
+        request = self.request_class(local, remote, scheme, sproto)
+        request.app = self
+        response = self.response_class()
+        serving.load(request, response)
+        engine = _engine()
+        engine.publish('acquire_thread')
+        engine.publish('before_request')
+        engine.timeout_monitor.servings[threading.get_ident()] = response
+        return request, response
+
+    def release_serving(self) -> None:
+        """Close the current request and forget it."""
+        request = serving.request
+        engine = _engine()
+        engine.timeout_monitor.servings.pop(threading.get_ident(), None)
+        engine.publish('after_request')
+        try:
+            request.close()
+        except Exception:
+            self.log.error('Error while closing the request', 'HTTP', severity=40, traceback=True)
+        serving.clear()
 
     def __call__(self, environ: dict, start_response):
-        return respond(self, environ, start_response)
+        return self.wsgiapp(environ, start_response)
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}({self.root!r}, {self.script_name!r})'
+        return f'{type(self).__module__}.{type(self).__name__}({self.root!r}, {self._script_name!r})'
+
+
+def _engine():
+    import pyframe
+
+    return pyframe.engine
+
+
+def _root_logger_name() -> str:
+    import pyframe
+
+    log = getattr(pyframe, 'log', None)
+    return log.logger_root if log is not None else 'pyframe'
 
 
 class Tree:
@@ -60,9 +148,9 @@ class Tree:
     """
 
     def __init__(self) -> None:
-        self.apps: dict[str, object] = {}
+        self.apps: dict[str, Any] = {}
 
-    def mount(self, root, script_name: str = '', config: dict | None = None) -> Application:
+    def mount(self, root, script_name: str = '', config=None) -> Application:
         """Mount ``root`` (an object or an Application) at ``script_name``."""
         if script_name is None:
             raise TypeError(
@@ -114,3 +202,4 @@ class Tree:
         environ['SCRIPT_NAME'] = script_name
         environ['PATH_INFO'] = path[len(script_name):]
         return app(environ, start_response)
+

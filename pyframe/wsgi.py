@@ -1,107 +1,307 @@
 """The WSGI side of an application: from ``environ`` to a response.
 
-:func:`respond` builds the Request and Response for one WSGI call, runs
-the dispatcher and the page handler, turns exceptions into error pages and
-hands status, headers and body back to the WSGI server.
+``Application.__call__`` runs the application's :class:`WSGIPipeline`:
+any middleware configured with ``wsgi.pipeline``, then :func:`respond`,
+which builds the Request and Response, runs them, follows
+InternalRedirects and hands status, headers and body to the WSGI server.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+from typing import Any
 
 from .context import serving
-from .dispatch import Dispatcher
-from .errors import HTTPError, HTTPRedirect, format_exc
-from .lib.httputil import Host, valid_status
+from .errors import InternalRedirect, format_exc
+from .lib import httputil
+from .request import bare_error
 
-__all__ = ['respond']
+__all__ = [
+    'AppResponse', 'ExceptionTrapper', 'InternalRedirector', 'WSGIPipeline',
+    'respond', 'translate_headers',
+]
 
-_default_dispatcher = Dispatcher()
+# CGI-style environ keys that carry request headers without an HTTP_ prefix.
+_SPECIAL_HEADERS = {
+    'CONTENT_TYPE': 'Content-Type',
+    'CONTENT_LENGTH': 'Content-Length',
+    'HTTP_CGI_AUTHORIZATION': 'Authorization',
+}
+# HTTP_FOO_BAR -> Foo-Bar, computed once per distinct key.
+_header_names: dict[str, str] = {}
 
 
-def _hosts(environ: dict) -> tuple[Host, Host]:
-    local = Host(environ.get('SERVER_NAME', ''), int(environ.get('SERVER_PORT') or 80))
-    remote = Host(
-        environ.get('REMOTE_ADDR', ''),
-        int(environ.get('REMOTE_PORT') or -1),
-        environ.get('REMOTE_HOST'),
-    )
+def translate_headers(environ: dict) -> list[tuple[str, str]]:
+    """Return the request headers of a WSGI environ as (name, value) pairs."""
+    headers = []
+    for key, value in environ.items():
+        name = _header_names.get(key)
+        if name is None:
+            if key in _SPECIAL_HEADERS:
+                name = _SPECIAL_HEADERS[key]
+            elif key.startswith('HTTP_'):
+                name = key[5:].replace('_', '-').title()
+            else:
+                continue
+            if len(_header_names) < 1024:
+                _header_names[key] = name
+        headers.append((name, value))
+    return headers
+
+
+def _recode(text: str, encoding: str) -> str:
+    # PEP 3333 hands paths over as latin-1 decoded bytes; undo that and
+    # decode them with the charset URLs really use.
+    if not text or text.isascii():
+        return text
+    try:
+        return text.encode('latin-1').decode(encoding)
+    except UnicodeError:
+        return text
+
+
+def _hosts(environ: dict) -> tuple[httputil.Host, httputil.Host]:
+    local = httputil.Host('', int(environ.get('SERVER_PORT') or 80),
+                          environ.get('SERVER_NAME', ''))
+    remote = httputil.Host(environ.get('REMOTE_ADDR', ''),
+                           int(environ.get('REMOTE_PORT') or -1),
+                           environ.get('REMOTE_HOST', ''))
     return local, remote
 
 
-def _wsgi_path(environ: dict, key: str) -> str:
-    # PEP 3333 hands paths over as latin-1 decoded bytes; URLs are UTF-8.
-    raw = environ.get(key, '')
-    try:
-        return raw.encode('latin-1').decode('utf-8')
-    except UnicodeError:
-        return raw
+def _run_request(app, environ: dict):
+    """Create, run and return the (request, response) of one WSGI call.
 
-
-def _base_url(environ: dict) -> str:
-    """``scheme://host[:port]`` as the client addressed this server."""
-    scheme = environ.get('wsgi.url_scheme', 'http')
-    host = environ.get('HTTP_HOST')
-    if not host:
-        host = environ.get('SERVER_NAME', '')
-        port = environ.get('SERVER_PORT', '')
-        if port and port != ('443' if scheme == 'https' else '80'):
-            host = f'{host}:{port}'
-    return f'{scheme}://{host}'
-
-
-def _body_bytes(body) -> bytes:
-    if body is None:
-        return b''
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode('utf-8')
-    return b''.join(
-        chunk.encode('utf-8') if isinstance(chunk, str) else chunk for chunk in body
+    Serving stays loaded; the caller must release it.
+    """
+    local, remote = _hosts(environ)
+    request, response = app.get_serving(
+        local, remote, environ.get('wsgi.url_scheme', 'http'),
+        environ.get('ACTUAL_SERVER_PROTOCOL', 'HTTP/1.1'),
     )
+    try:
+        request.login = environ.get('LOGIN_USER') or environ.get('REMOTE_USER') or None
+        request.multithread = environ.get('wsgi.multithread', True)
+        request.multiprocess = environ.get('wsgi.multiprocess', False)
+        request.wsgi_environ = environ
+        request.prev = environ.get('pyframe.previous_request')
+        encoding = app.find_config(environ.get('PATH_INFO', ''),
+                                   'request.uri_encoding', request.uri_encoding)
+        path = httputil.urljoin(_recode(environ.get('SCRIPT_NAME', ''), encoding),
+                                _recode(environ.get('PATH_INFO', ''), encoding))
+        request.run(
+            environ.get('REQUEST_METHOD', 'GET'),
+            path,
+            environ.get('QUERY_STRING', ''),
+            environ.get('SERVER_PROTOCOL', 'HTTP/1.0'),
+            translate_headers(environ),
+            environ.get('wsgi.input'),
+        )
+    except BaseException:
+        app.release_serving()
+        raise
+    return request, response
+
+
+def _start(response, start_response) -> None:
+    status = response.output_status.decode('latin-1')
+    headers = [(name.decode('latin-1'), value.decode('latin-1'))
+               for name, value in response.header_list]
+    start_response(status, headers)
+
+
+class AppResponse:
+    """The body iterable of a response that must outlive the WSGI call.
+
+    Streamed bodies are produced while the server writes them, and
+    ``on_end_request`` hooks must run after the last byte is sent, so the
+    request stays current until the server calls :meth:`close`.
+    """
+
+    def __init__(self, environ: dict, start_response, app, served=None) -> None:
+        self.app = app
+        self.environ = environ
+        request, response = served or _run_request(app, environ)
+        try:
+            self.iter_response = iter(response.body)
+            _start(response, start_response)
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self.iter_response)
+        except StopIteration:
+            raise
+        except Exception:
+            # Headers are gone already: all that can be done is to log and
+            # let the server abort the connection, so the client sees an
+            # incomplete response rather than a wrong complete one.
+            self.app.log.error(f'Error while streaming the response\n{format_exc()}',
+                               'HTTP', severity=logging.ERROR)
+            raise
+
+    def close(self) -> None:
+        """Release the request (runs ``on_end_request`` hooks)."""
+        try:
+            close = getattr(self.iter_response, 'close', None)
+            if close is not None:
+                close()
+        finally:
+            self.app.release_serving()
+
+
+def _respond_once(app, environ: dict, start_response):
+    request, response = _run_request(app, environ)
+    body = response.body
+    if isinstance(body, list) and not request.hooks.get('on_end_request'):
+        # Everything is in memory and nothing waits for the end of the
+        # request: release now and hand the server a plain list.
+        try:
+            _start(response, start_response)
+        finally:
+            app.release_serving()
+        return body
+    return AppResponse(environ, start_response, app, served=(request, response))
+
+
+def _redirected_environ(environ: dict, redirect: InternalRedirect, visited: list) -> dict:
+    """The environ of the request an InternalRedirect asks for."""
+    script_name = environ.get('SCRIPT_NAME', '')
+    old = script_name + environ.get('PATH_INFO', '')
+    if environ.get('QUERY_STRING'):
+        old += '?' + environ['QUERY_STRING']
+    visited.append(old)
+    new = script_name + redirect.path
+    if redirect.query_string:
+        new += '?' + redirect.query_string
+    if new in visited:
+        raise RuntimeError(f'InternalRedirect loop: {new!r} was already visited')
+    environ = dict(environ)
+    environ.update({
+        'REQUEST_METHOD': 'GET',
+        'PATH_INFO': redirect.path,
+        'QUERY_STRING': redirect.query_string,
+        'wsgi.input': io.BytesIO(),
+        'CONTENT_LENGTH': '0',
+        'pyframe.previous_request': redirect.request,
+    })
+    environ.pop('CONTENT_TYPE', None)
+    return environ
 
 
 def respond(app, environ: dict, start_response):
-    """Serve one WSGI call for ``app``; return the response body iterable."""
-    local, remote = _hosts(environ)
-    request = app.request_class(
-        local, remote, environ.get('wsgi.url_scheme', 'http'),
-        environ.get('SERVER_PROTOCOL', 'HTTP/1.1'),
-    )
-    response = app.response_class()
-    serving.load(request, response)
-    try:
-        request.app = app
-        request.wsgi_environ = environ
-        request.method = environ.get('REQUEST_METHOD', 'GET')
-        request.script_name = _wsgi_path(environ, 'SCRIPT_NAME')
-        request.path_info = _wsgi_path(environ, 'PATH_INFO') or '/'
-        request.query_string = environ.get('QUERY_STRING', '')
-        request.base = _base_url(environ)
-        try:
-            _default_dispatcher(request.path_info)
-            response.body = _body_bytes(request.handler())
-        except (HTTPError, HTTPRedirect) as error:
-            error.set_response()
-        except Exception:
-            app.log.error(format_exc(), 'HTTP', severity=logging.ERROR)
-            HTTPError(500).set_response()
+    """Serve one WSGI call for ``app``; the end of every pipeline.
 
-        body = response.body if isinstance(response.body, bytes) else _body_bytes(response.body)
-        if request.method == 'HEAD':
-            payload = []
+    Follows InternalRedirects (refusing to visit a URL twice) and turns
+    anything that escaped request handling into a bare 500.
+    """
+    visited: list[str] = []
+    while True:
+        try:
+            return _respond_once(app, environ, start_response)
+        except InternalRedirect as redirect:
+            try:
+                environ = _redirected_environ(environ, redirect, visited)
+            except RuntimeError as exc:
+                return _trapped(app, start_response, str(exc))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception:
+            return _trapped(app, start_response, format_exc())
+
+
+def _trapped(app, start_response, details: str) -> list[bytes]:
+    """Answer a bare 500 for an error no error page could handle."""
+    app.log.error(f'Unrecoverable error\n{details}', 'HTTP', severity=logging.ERROR)
+    show = getattr(serving.request, 'show_tracebacks', True)
+    status, headers, body = bare_error(details if show else '')
+    start_response(status.decode('latin-1'),
+                   [(name.decode('latin-1'), value.decode('latin-1')) for name, value in headers])
+    return body
+
+
+class ExceptionTrapper:
+    """Middleware answering 500 for exceptions the next app lets escape."""
+
+    def __init__(self, nextapp, throws=(KeyboardInterrupt, SystemExit)) -> None:
+        self.nextapp = nextapp
+        self.throws = throws
+
+    def __call__(self, environ: dict, start_response):
+        try:
+            return self.nextapp(environ, start_response)
+        except self.throws:
+            raise
+        except Exception:
+            body = b'Unrecoverable error in the server.\n' + format_exc().encode('utf-8', 'replace')
+            start_response('500 Internal Server Error',
+                           [('Content-Type', 'text/plain;charset=utf-8'),
+                            ('Content-Length', str(len(body)))])
+            return [body]
+
+
+class InternalRedirector:
+    """Middleware following InternalRedirects raised by the next app.
+
+    :func:`respond` already does this for pyframe applications; use it to
+    wrap other WSGI apps that raise :class:`~pyframe.InternalRedirect`.
+    """
+
+    def __init__(self, nextapp, recursive: bool = False) -> None:
+        self.nextapp = nextapp
+        self.recursive = recursive
+
+    def __call__(self, environ: dict, start_response):
+        visited: list[str] = []
+        while True:
+            try:
+                return self.nextapp(environ, start_response)
+            except InternalRedirect as redirect:
+                environ = _redirected_environ(environ, redirect, [] if self.recursive else visited)
+
+
+class WSGIPipeline:
+    """An application's chain of WSGI middleware, ending in :func:`respond`.
+
+    ``pipeline`` is a list of ``(name, factory)``; each factory is called
+    as ``factory(nextapp, **config[name])``. Config keys: ``wsgi.pipeline``
+    (appends), ``wsgi.<name>.<arg>`` and ``wsgi.response_class``.
+    """
+
+    def __init__(self, app, pipeline=None) -> None:
+        self.app = app
+        self.pipeline: list[tuple[str, Any]] = list(pipeline or [])
+        self.config: dict[str, dict] = {}
+        self.head = None
+
+    def tail(self, environ: dict, start_response):
+        """The innermost WSGI app: the pyframe application itself."""
+        return respond(self.app, environ, start_response)
+
+    def __call__(self, environ: dict, start_response):
+        head = self.head
+        if head is None:
+            head = self.tail
+            for name, factory in reversed(self.pipeline):
+                head = factory(head, **self.config.get(name, {}))
+            self.head = head
+        return head(environ, start_response)
+
+    def namespace_handler(self, key: str, value: Any) -> None:
+        """Handle ``wsgi.*`` config entries of the application."""
+        if key == 'pipeline':
+            self.pipeline.extend(value)
+        elif key == 'response_class':
+            self.app.response_class = value
         else:
-            payload = [body]
-        code, reason, _ = valid_status(response.status)
-        headers = dict(response.headers)
-        if code in (204, 304) or code < 200:
-            # These statuses never carry a body (RFC 9110, 6.4.1).
-            payload = []
-            headers.pop('Content-Length', None)
-        else:
-            headers['Content-Length'] = str(len(body))
-        start_response(f'{code} {reason}', list(headers.items()))
-        return payload
-    finally:
-        serving.clear()
+            name, _, arg = key.partition('.')
+            if not arg:
+                raise ValueError(f'wsgi.{key}: expected wsgi.<middleware name>.<argument>')
+            self.config.setdefault(name, {})[arg] = value
+        self.head = None

@@ -127,8 +127,11 @@ class Child:
         self._log.close()
 
 
-def wsgi_get(app, path='/', query='', method='GET', script_name=''):
-    """Call a WSGI app in-process; return (status, headers dict, body)."""
+def wsgi_get(app, path='/', query='', method='GET', script_name='', headers=None, body=b''):
+    """Call a WSGI app in-process; return (status, headers dict, body bytes).
+
+    ``headers`` is a dict of extra request headers; ``body`` the entity.
+    """
     environ = {
         'REQUEST_METHOD': method,
         'SCRIPT_NAME': script_name,
@@ -139,15 +142,31 @@ def wsgi_get(app, path='/', query='', method='GET', script_name=''):
         'SERVER_PROTOCOL': 'HTTP/1.1',
         'REMOTE_ADDR': '127.0.0.1',
         'REMOTE_PORT': '5555',
+        'HTTP_HOST': '127.0.0.1',
         'wsgi.url_scheme': 'http',
-        'wsgi.input': io.BytesIO(),
+        'wsgi.input': io.BytesIO(body),
         'wsgi.errors': io.StringIO(),
+        'wsgi.multithread': True,
+        'wsgi.multiprocess': False,
     }
+    if body:
+        environ['CONTENT_LENGTH'] = str(len(body))
+    for name, value in (headers or {}).items():
+        key = name.upper().replace('-', '_')
+        if key not in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
+            key = 'HTTP_' + key
+        environ[key] = value
     seen = {}
 
-    def start_response(status, headers, exc_info=None):
+    def start_response(status, response_headers, exc_info=None):
         seen['status'] = status
-        seen['headers'] = dict(headers)
+        seen['headers'] = dict(response_headers)
 
-    body = b''.join(app(environ, start_response))
-    return seen['status'], seen['headers'], body
+    result = app(environ, start_response)
+    try:
+        content = b''.join(result)
+    finally:
+        close = getattr(result, 'close', None)
+        if close is not None:
+            close()
+    return seen['status'], seen['headers'], content

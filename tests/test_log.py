@@ -10,6 +10,8 @@ import re
 import pytest
 
 from pyframe import context
+from pyframe.lib.httputil import Host
+from pyframe.request import Request, Response
 from pyframe.log import LogManager
 
 
@@ -86,9 +88,9 @@ def test_wsgi_handler_writes_to_request_errors_stream(manager):
     stream = io.StringIO()
     manager.wsgi = True
     assert manager.wsgi
-    request = context.Request(context.Host('127.0.0.1', 80), context.Host('127.0.0.1', 1))
+    request = Request(Host('127.0.0.1', 80), Host('127.0.0.1', 1))
     request.wsgi_environ = {'wsgi.errors': stream}
-    context.serving.load(request, context.Response())
+    context.serving.load(request, Response())
     try:
         manager.error('into wsgi.errors', 'HTTP')
     finally:
