@@ -25,12 +25,13 @@ from .config import Config
 from .decorators import expose
 from .errors import (HTTPError, HTTPRedirect, InternalRedirect, NotFound,
                      PyframeException, TimeoutError)
-from .log import LogManager
+from .log import GlobalLogManager, LogManager
 from .lib import reprconf
 from .process import plugins, wspbus
 from .server import Server
 from .timeouts import TimeoutMonitor
 from .tree import Application, Tree
+from .urls import url
 
 # Last: the proxies share names with modules (pyframe/request.py ...), and a
 # module imported for the first time would replace the package attribute.
@@ -40,7 +41,7 @@ __all__ = [
     'Application', 'Config', 'HTTPError', 'HTTPRedirect', 'InternalRedirect',
     'NotFound', 'PyframeException', 'Server', 'TimeoutError',
     'Tree', 'config', 'engine', 'expose', 'log', 'quickstart', 'request',
-    'response', 'server', 'serving', 'thread_data', 'tree', '__version__',
+    'response', 'server', 'serving', 'thread_data', 'tree', 'url', '__version__',
 ]
 
 #: The process bus, with the standard plugins attached by name.
@@ -57,8 +58,9 @@ engine.signal_handler = plugins.SignalHandler(engine)
 engine.signals = engine.signal_handler
 
 #: The site-wide error and access logs.
-log = LogManager()
+log = GlobalLogManager()
 log.screen = True
+engine.subscribe('graceful', log.reopen_files)
 
 
 def _log_engine_message(msg: str, level: int = 20) -> None:

@@ -18,10 +18,24 @@ import datetime
 import logging
 import sys
 
-__all__ = ['LogManager', 'WSGIErrorHandler']
+__all__ = ['GlobalLogManager', 'LogManager', 'WSGIErrorHandler']
 
 _MONTHS = ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun',
            'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec')
+
+
+def _printable(text: str) -> str:
+    """Escape what could forge or break a log line (quotes, control
+    characters, non-ASCII) the way web servers do: ``\\xNN``."""
+    if text.isascii() and text.isprintable() and '"' not in text and '\\' not in text:
+        return text
+    out = []
+    for char in text:
+        if char == '"' or char == '\\' or not (char.isascii() and char.isprintable()):
+            out.extend(f'\\x{byte:02x}' for byte in char.encode('utf-8'))
+        else:
+            out.append(char)
+    return ''.join(out)
 
 
 class WSGIErrorHandler(logging.Handler):
@@ -99,6 +113,62 @@ class LogManager:
     def __call__(self, *args, **kwargs) -> None:
         """Same as :meth:`error`: ``log('message', 'CONTEXT')``."""
         self.error(*args, **kwargs)
+
+    def _access_wanted(self) -> bool:
+        """True when some handler would receive an access line.
+
+        Walks the logger hierarchy as the stdlib does, ignoring the
+        NullHandlers, so that formatting costs nothing when nobody listens.
+        """
+        logger = self.access_log
+        if not logger.isEnabledFor(logging.INFO):
+            return False
+        while logger is not None:
+            for handler in logger.handlers:
+                if not isinstance(handler, logging.NullHandler):
+                    return True
+            if not logger.propagate:
+                return False
+            logger = logger.parent
+        return False
+
+    def access(self) -> None:
+        """Write the access-log line of the current request.
+
+        The line follows :attr:`access_log_format`, whose fields are
+        ``{h}`` remote host, ``{l}`` '-', ``{u}`` login, ``{t}`` time,
+        ``{r}`` request line, ``{s}`` status, ``{b}`` bytes sent,
+        ``{f}`` Referer, ``{a}`` User-Agent, ``{o}`` Host, ``{i}`` the
+        request's unique id and ``{z}`` the time in ISO 8601 (UTC).
+        """
+        if not self._access_wanted():
+            return
+        from .context import serving
+
+        request = serving.request
+        response = serving.response
+        headers = request.headers
+        remote = request.remote
+        status = response.output_status.split(b' ', 1)[0].decode('ascii', 'replace') or '-'
+        fields = {
+            'h': remote.name or remote.ip,
+            'l': '-',
+            'u': request.login or '-',
+            't': self.time(),
+            'r': request.request_line,
+            's': status,
+            'b': dict.get(response.headers, 'Content-Length') or '-',
+            'f': headers.get('Referer', ''),
+            'a': headers.get('User-Agent', ''),
+            'o': headers.get('Host', '-'),
+            'i': request.unique_id,
+            'z': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+        }
+        safe = {key: _printable(str(value)) for key, value in fields.items()}
+        try:
+            self.access_log.log(logging.INFO, self.access_log_format.format(**safe))
+        except Exception:
+            self.error(traceback=True)
 
     # -- handlers ---------------------------------------------------------
 
@@ -189,3 +259,42 @@ class LogManager:
                     handler.stream = handler._open()
                 finally:
                     handler.release()
+
+
+class GlobalLogManager(LogManager):
+    """The site-wide logs, ``pyframe.log``.
+
+    Inside a request, calling it or :meth:`access` uses the logs of the
+    application serving the request (whose loggers propagate to these).
+    """
+
+    def __call__(self, *args, **kwargs) -> None:
+        """Log to the current application's error log, or the site's."""
+        from .context import serving
+
+        log = getattr(serving.request.app, 'log', None) or self
+        log.error(*args, **kwargs)
+
+    def access(self) -> None:
+        """Write the current request's access line in its application's log."""
+        from .context import serving
+
+        log = getattr(serving.request.app, 'log', None)
+        if log is None or log is self:
+            LogManager.access(self)
+        else:
+            log.access()
+
+    def reopen_files(self) -> None:
+        """Reopen the site's log files and those of every mounted app.
+
+        Subscribed to the engine's ``graceful`` channel, so SIGUSR1 after a
+        log rotation makes every log write to the new files.
+        """
+        LogManager.reopen_files(self)
+        import pyframe
+
+        for app in list(pyframe.tree.apps.values()):
+            log = getattr(app, 'log', None)
+            if isinstance(log, LogManager):
+                log.reopen_files()

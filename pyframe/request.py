@@ -389,6 +389,10 @@ class Request:
         if self.method == 'HEAD':
             # Headers (Content-Length included) are those of the GET.
             response.body = []
+        try:
+            self.app.log.access()
+        except Exception:
+            _log_request_error('Error while writing the access log')
         return response
 
     def respond(self, path_info: str) -> None:

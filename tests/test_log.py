@@ -104,3 +104,59 @@ def test_severity_below_info_is_dropped(manager, tmp_path):
     manager.error('debug detail', severity=logging.DEBUG)
     manager.error('kept', severity=logging.WARNING)
     assert path.read_text().count('\n') == 1
+
+
+def test_access_line_in_combined_format(tmp_path):
+    import pyframe
+    from pyframe.tree import Application
+    from support import wsgi_get
+
+    class Root:
+        @pyframe.expose
+        def index(self, **params):
+            return 'hello'
+
+    app = Application(Root())
+    path = tmp_path / 'access.log'
+    app.log.access_file = str(path)
+    try:
+        wsgi_get(app, '/', 'q=1', headers={'Referer': 'http://ref/', 'User-Agent': 'Agent "X"'})
+        wsgi_get(app, '/missing')
+    finally:
+        app.log.access_file = ''
+    first, second = path.read_text().splitlines()
+    assert re.fullmatch(
+        r'127\.0\.0\.1 - - \[[^\]]+\] "GET /\?q=1 HTTP/1\.1" 200 5 "http://ref/" "Agent \\x22X\\x22"',
+        first), first
+    assert '"GET /missing HTTP/1.1" 404 ' in second
+
+
+def test_access_log_costs_nothing_without_handlers(manager, monkeypatch):
+    # No handler anywhere up the hierarchy: the line is never formatted.
+    monkeypatch.setattr(logging.getLogger('pyframe.access'), 'handlers', [])
+    monkeypatch.setattr(logging.getLogger('pyframe'), 'handlers', [])
+    monkeypatch.setattr(logging.getLogger(), 'handlers', [])
+    assert not manager._access_wanted()
+    manager.access_file = '/dev/null'
+    assert manager._access_wanted()
+
+
+def test_global_log_delegates_to_the_serving_app(tmp_path):
+    import pyframe
+    from pyframe.tree import Application
+    from support import wsgi_get
+
+    class Root:
+        @pyframe.expose
+        def index(self):
+            pyframe.log('from the handler', 'APP')
+            return 'ok'
+
+    app = Application(Root())
+    path = tmp_path / 'app-error.log'
+    app.log.error_file = str(path)
+    try:
+        wsgi_get(app, '/')
+    finally:
+        app.log.error_file = ''
+    assert 'APP from the handler' in path.read_text()
