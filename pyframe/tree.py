@@ -67,7 +67,6 @@ class Application:
         merge_config(self.config, config)
         # App-wide entries of [/] configure the app itself (logs, pipeline).
         self.namespaces(self.config.get('/', {}))
-        self._request_namespaces = None
 
     def find_config(self, path: str, key: str, default: Any = None) -> Any:
         """Return ``key`` from the most specific section for ``path``."""
@@ -86,15 +85,12 @@ class Application:
 
     def request_namespaces(self, config: dict) -> None:
         """Apply a request's config through the request namespaces and the
-        app's toolboxes."""
-        namespaces = self._request_namespaces
-        if namespaces is None:
-            namespaces = self.request_class.namespaces.copy()
+        app's toolboxes (both may gain entries at any time)."""
+        namespaces = self.request_class.namespaces
+        if self.toolboxes:
+            namespaces = namespaces.copy()
             namespaces.update(self.toolboxes)
-            self._request_namespaces = namespaces
         namespaces(config)
-
-    _request_namespaces = None
 
     def get_serving(self, local, remote, scheme: str, sproto: str):
         """Create and make current the Request and Response of a request."""
