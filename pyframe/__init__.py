@@ -22,7 +22,9 @@ __version__ = '0.1.0.dev0'
 
 from . import process
 from .config import Config
-from .decorators import expose
+from . import dispatch
+from .checker import Checker
+from .decorators import expose, popargs
 from .errors import (HTTPError, HTTPRedirect, InternalRedirect, NotFound,
                      PyframeException, TimeoutError)
 from .log import GlobalLogManager, LogManager
@@ -38,9 +40,9 @@ from .urls import url
 from .context import request, response, serving, thread_data  # noqa: E402
 
 __all__ = [
-    'Application', 'Config', 'HTTPError', 'HTTPRedirect', 'InternalRedirect',
+    'Application', 'Checker', 'Config', 'HTTPError', 'HTTPRedirect', 'InternalRedirect',
     'NotFound', 'PyframeException', 'Server', 'TimeoutError',
-    'Tree', 'config', 'engine', 'expose', 'log', 'quickstart', 'request',
+    'Tree', 'checker', 'config', 'dispatch', 'engine', 'expose', 'log', 'popargs', 'quickstart', 'request',
     'response', 'server', 'serving', 'thread_data', 'tree', 'url', '__version__',
 ]
 
@@ -78,6 +80,11 @@ server.subscribe()
 
 #: The global (site-wide) config; also a decorator setting ``_cp_config``.
 config = Config()
+
+#: Warns about config mistakes when the engine starts (``checker.on: False``
+#: silences it).
+checker = Checker()
+engine.subscribe('start', checker)
 
 
 def quickstart(root=None, script_name: str = '', config: dict | None = None) -> None:

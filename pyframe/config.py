@@ -162,7 +162,13 @@ def _tree_namespace(key: str, value: Any) -> None:
 
 
 def _checker_namespace(key: str, value: Any) -> None:
-    """Accept ``checker.*``; the checker reads its entries from the config."""
+    """Handle ``checker.*``: ``on`` and ``check_<name>`` switch the checker or one check."""
+    checker = _pyframe().checker
+    if key.startswith('check_'):
+        # Turning off a check pyframe lacks (one a CherryPy app names) is harmless.
+        setattr(checker, key, value)
+    else:
+        _set_existing(checker, key, value, f'checker.{key}')
 
 
 # -- the global config ------------------------------------------------------------

@@ -1,11 +1,11 @@
-"""Decorators for page handlers: ``expose`` and ``config``."""
+"""Decorators for page handlers: ``expose``, ``config`` and ``popargs``."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 
-__all__ = ['expose', 'config']
+__all__ = ['expose', 'config', 'popargs']
 
 
 def expose(func: Callable | str | list | tuple | None = None, alias=None):
@@ -53,3 +53,51 @@ def config(**settings) -> Callable:
         target._cp_config.update(settings)
         return target
     return decorate
+
+
+def popargs(*names: str, handler=None) -> Callable:
+    """Name the leading path segments a class's tree node cannot resolve.
+
+    ``@popargs('band_name')`` on a class (or ``_cp_dispatch =
+    popargs('band_name')`` in its body) makes the dispatcher store the
+    next segment in ``request.params['band_name']`` instead of looking
+    for an attribute of that name; several names take several segments.
+    Dispatch then goes on from the same object (whose ``index`` or other
+    handlers receive the values as keyword arguments) or, when given,
+    from ``handler``; a callable ``handler`` (a class, say) is called with
+    the popped values as keyword arguments and returns the next node.
+    """
+    for name in names:
+        if not isinstance(name, str):
+            # Catches the bare ``@popargs`` (without parameter names).
+            raise TypeError(f'popargs takes parameter names, not {name!r}; '
+                            "write @popargs('name', ...)")
+    call_handler = handler is not None and callable(handler)
+
+    def pop_segments(node, vpath: list | None = None):
+        if isinstance(node, type):
+            # Used as a class decorator: install as the class's dispatch hook.
+            from .dispatch import Dispatcher
+
+            setattr(node, Dispatcher.dispatch_method_name, pop_segments)
+            return node
+        popped = {}
+        for name in names:
+            if not vpath:
+                break
+            popped[name] = vpath.pop(0)
+        if call_handler:
+            return handler(**popped)
+        from .context import serving
+
+        serving.request.params.update(popped)
+        if handler is not None:
+            return handler
+        if vpath:
+            # Resolve the next segment here rather than returning ``node``:
+            # otherwise an unknown segment would come back to this hook and
+            # overwrite the values just popped.
+            return getattr(node, vpath.pop(0).replace('.', '_'), None)
+        return node
+
+    return pop_segments

@@ -10,6 +10,7 @@ import types
 import pytest
 
 import pyframe
+from pyframe.checker import Checker
 from pyframe.log import LogManager
 from pyframe.process import plugins
 from pyframe.server import Server
@@ -33,7 +34,8 @@ def site(bus, monkeypatch):
     bus.timeout_monitor.subscribe()
     bus.signal_handler = plugins.SignalHandler(bus)
     objects = types.SimpleNamespace(
-        engine=bus, server=Server(bus), log=LogManager('configtest'), tree=Tree()
+        engine=bus, server=Server(bus), log=LogManager('configtest'), tree=Tree(),
+        checker=Checker(),
     )
     for name, value in vars(objects).items():
         monkeypatch.setattr(pyframe, name, value)
