@@ -19,6 +19,126 @@ from .lib import httputil
 __all__ = ['RequestBody', 'process_urlencoded']
 
 
+def _too_large(limit: int) -> HTTPError:
+    return HTTPError(413, f'The request body is larger than {limit} bytes.')
+
+
+class _BodyReader:
+    """A file-like view of the request entity that never reads past it.
+
+    PEP 3333 forbids reading ``wsgi.input`` beyond CONTENT_LENGTH (some
+    servers block there), so a known length bounds every read. A size
+    limit (``request.body.maxbytes``) is enforced while reading, which is
+    the only way to catch chunked bodies, and the server's own limit
+    error becomes a 413 too. Once a chunked body is consumed its trailer
+    fields are read, so they cannot corrupt the next request on the
+    connection, and are added to the request headers.
+
+    Lines are cut here from blocks read with ``read()``: servers' own
+    ``readline`` on chunked input is not reliable.
+    """
+
+    _BLOCK = 65536
+
+    def __init__(self, fp, length: int | None, maxbytes: int | None, headers) -> None:
+        self._fp = fp
+        self._remaining = length
+        self._maxbytes = maxbytes
+        self._headers = headers
+        self._count = 0
+        self._buffer = b''
+        self.done = length == 0
+
+    def _fill(self, size: int) -> bytes:
+        """Read at most ``size`` new bytes from the stream ('' at the end)."""
+        from cheroot.errors import MaxSizeExceeded
+
+        if self.done:
+            return b''
+        if self._remaining is not None:
+            size = min(size, self._remaining)
+        try:
+            data = self._fp.read(size)
+        except MaxSizeExceeded:
+            raise _too_large(self._maxbytes or 0) from None
+        except OSError as exc:
+            # cheroot refuses a chunk announced past its limit this way.
+            if exc.args and exc.args[0] == 'Request Entity Too Large':
+                raise _too_large(self._maxbytes or 0) from None
+            raise
+        self._count += len(data)
+        if self._maxbytes is not None and self._count > self._maxbytes:
+            raise _too_large(self._maxbytes)
+        if self._remaining is not None:
+            self._remaining -= len(data)
+            if self._remaining <= 0 or not data:
+                self.done = True
+        elif not data:
+            self._finish_chunked()
+        return data
+
+    def _finish_chunked(self) -> None:
+        self.done = True
+        read_trailers = getattr(self._fp, 'read_trailer_lines', None)
+        if read_trailers is None:
+            return
+        for line in read_trailers():
+            name, _, value = line.decode('latin-1').partition(':')
+            if name.strip():
+                self._headers[name.strip()] = value.strip()
+
+    def read(self, size: int | None = None) -> bytes:
+        """Read up to ``size`` bytes (everything left when None or negative)."""
+        if size is None or size < 0:
+            parts = [self._buffer]
+            self._buffer = b''
+            while True:
+                data = self._fill(self._BLOCK)
+                if not data:
+                    return b''.join(parts)
+                parts.append(data)
+        if len(self._buffer) < size:
+            self._buffer += self._fill(size - len(self._buffer))
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def readline(self, size: int | None = None) -> bytes:
+        """Read one line, newline included (at most ``size`` bytes)."""
+        while True:
+            end = self._buffer.find(b'\n')
+            if end >= 0 and (size is None or size < 0 or end < size):
+                line, self._buffer = self._buffer[:end + 1], self._buffer[end + 1:]
+                return line
+            if size is not None and 0 <= size <= len(self._buffer):
+                line, self._buffer = self._buffer[:size], self._buffer[size:]
+                return line
+            data = self._fill(self._BLOCK)
+            if not data:
+                line, self._buffer = self._buffer, b''
+                return line
+            self._buffer += data
+
+    def readlines(self, sizehint: int | None = None) -> list[bytes]:
+        """Read the remaining lines."""
+        lines = []
+        total = 0
+        for line in self:
+            lines.append(line)
+            total += len(line)
+            if sizehint and total >= sizehint:
+                break
+        return lines
+
+    def __iter__(self):
+        return iter(self.readline, b'')
+
+    def drain(self) -> None:
+        """Read and drop what is left, so the connection can serve on."""
+        self._buffer = b''
+        while self._fill(self._BLOCK):
+            pass
+
+
 def _merge_param(params: dict, key: str, value: Any) -> None:
     """Add ``key=value`` to ``params``; a repeated key collects a list."""
     if key in params:
@@ -84,7 +204,7 @@ class RequestBody:
     maxbytes: int | None = None
 
     def __init__(self, fp, headers: httputil.HeaderMap, request_params: dict | None = None) -> None:
-        self.fp = fp
+        self.rfile = fp
         self.headers = headers
         self.params: dict = {}
         self.request_params = request_params if request_params is not None else {}
@@ -99,6 +219,14 @@ class RequestBody:
             raise HTTPError(400, f'Invalid Content-Length {length!r}') from None
         if self.length is not None and self.length < 0:
             raise HTTPError(400, f'Invalid Content-Length {length!r}')
+        self._fp = None
+
+    @property
+    def fp(self) -> _BodyReader:
+        """The entity stream, bounded by its length and by ``maxbytes``."""
+        if self._fp is None:
+            self._fp = _BodyReader(self.rfile, self.length, self.maxbytes, self.headers)
+        return self._fp
 
     def charsets_to_try(self) -> list[str]:
         """The charsets to attempt: the declared one first, then the others."""
@@ -115,7 +243,7 @@ class RequestBody:
         if self.length is None and 'Transfer-Encoding' not in self.headers:
             raise HTTPError(411, 'A request body needs a Content-Length or chunked encoding.')
         if self.maxbytes is not None and self.length is not None and self.length > self.maxbytes:
-            raise HTTPError(413, f'The entity is larger than {self.maxbytes} bytes.')
+            raise _too_large(self.maxbytes)
         media = self.content_type.value.lower() if self.content_type else ''
         processor = self.processors.get(media) or self.processors.get(media.split('/', 1)[0])
         if processor is None:
@@ -129,6 +257,18 @@ class RequestBody:
                 self.request_params[key] = existing + (value if isinstance(value, list) else [value])
             else:
                 self.request_params[key] = value
+
+    def drain(self) -> None:
+        """Discard an unread chunked entity.
+
+        The server skips what is left of a body with a Content-Length, but
+        not of a chunked one, whose leftovers would be parsed as the next
+        request on the connection.
+        """
+        if self.length is None and 'Transfer-Encoding' in self.headers:
+            reader = self.fp
+            if not reader.done:
+                reader.drain()
 
     def read(self, size: int | None = None) -> bytes:
         """Read up to ``size`` bytes of the entity (all when None)."""

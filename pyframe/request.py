@@ -296,6 +296,7 @@ class Request:
     stage = None
     #: The charset path_info is decoded with.
     uri_encoding = 'utf-8'
+    _failed_stage = None
 
     #: Request-scope config namespaces (toolboxes are added per app).
     namespaces = reprconf.NamespaceSet(
@@ -335,12 +336,16 @@ class Request:
         self.__dict__['_cookie'] = value
 
     def close(self) -> None:
-        """Run the ``on_end_request`` hooks (once)."""
+        """Run the ``on_end_request`` hooks (once) and drop an unread body."""
         if not self.closed:
             self.closed = True
             self.stage = 'on_end_request'
-            self.hooks.run('on_end_request')
-            self.stage = 'close'
+            try:
+                self.hooks.run('on_end_request')
+            finally:
+                self.stage = 'close'
+                if self.body is not None:
+                    self.body.drain()
 
     # -- the whole request --------------------------------------------------
 
@@ -398,6 +403,7 @@ class Request:
     def respond(self, path_info: str) -> None:
         """Dispatch, call the handler and finalize; errors become pages."""
         response = serving.response
+        self._failed_stage = None
         try:
             try:
                 try:
@@ -407,6 +413,11 @@ class Request:
                     self.stage = 'before_finalize (HTTPError)'
                     self.hooks.run('before_finalize')
                     response.finalize()
+                except BaseException:
+                    # on_end_resource below changes the stage; the error
+                    # report must name the stage that failed.
+                    self._failed_stage = self.stage
+                    raise
             finally:
                 self.stage = 'on_end_resource'
                 self.hooks.run('on_end_resource')
@@ -494,7 +505,8 @@ class Request:
             params = httputil.parse_query_string(
                 self.query_string, encoding=self.query_string_encoding)
         except UnicodeDecodeError:
-            raise NotFound(
+            raise HTTPError(
+                404,
                 f'The given query string could not be processed. Query strings '
                 f'for this resource must be encoded with {self.query_string_encoding!r}.'
             ) from None
@@ -505,7 +517,7 @@ class Request:
         response = serving.response
         try:
             if self.config is None or self.config.get('tools.log_tracebacks.on', True):
-                _log_request_error(f'Error while {self.stage}')
+                _log_request_error(f'Error while {self._failed_stage or self.stage}')
             self.hooks.run('before_error_response')
             if self.error_response:
                 self.error_response()
@@ -618,9 +630,10 @@ class Response:
     def body(self, value: Any) -> None:
         self._body = prepare_body(value)
 
-    def _encoded_chunks(self):
+    def _encoded_chunks(self, body):
+        """Yield ``body``'s chunks with text encoded in the response charset."""
         charset = self._charset()
-        for chunk in self._body:
+        for chunk in body:
             yield chunk.encode(charset) if isinstance(chunk, str) else chunk
 
     def _charset(self) -> str:
@@ -639,7 +652,7 @@ class Response:
         body = self._body
         if isinstance(body, list) and len(body) == 1 and isinstance(body[0], bytes):
             return body[0]
-        content = b''.join(self._encoded_chunks())
+        content = b''.join(self._encoded_chunks(body))
         self._body = [content] if content else []
         return content
 
@@ -658,7 +671,7 @@ class Response:
             # or closes the connection after it.
             if dict.get(headers, 'Content-Length') is None:
                 dict.pop(headers, 'Content-Length', None)
-            self._body = self._encoded_chunks()
+            self._body = self._encoded_chunks(self._body)
         elif code < 200 or code in (204, 205, 304):
             # These statuses never carry a body (RFC 9110, 6.4.1).
             dict.pop(headers, 'Content-Length', None)
@@ -667,11 +680,11 @@ class Response:
             content = self.collapse_body()
             dict.__setitem__(headers, 'Content-Length', str(len(content)))
         elif isinstance(self._body, list):
-            self._body = list(self._encoded_chunks())
+            self._body = list(self._encoded_chunks(self._body))
         else:
             # The length is known (a static file, say): keep the body lazy
             # instead of reading it all into memory.
-            self._body = self._encoded_chunks()
+            self._body = self._encoded_chunks(self._body)
 
         self.header_list = headers.output()
         jar = self.__dict__.get('_cookie')

@@ -192,7 +192,7 @@ class Tree:
         if script_name is None:
             start_response('404 Not Found', [('Content-Type', 'text/plain'),
                                               ('Content-Length', '9')])
-            return [b'Not Found']
+            return [] if environ.get('REQUEST_METHOD') == 'HEAD' else [b'Not Found']
         app = self.apps[script_name]
         environ = dict(environ)
         environ['SCRIPT_NAME'] = script_name

@@ -99,6 +99,9 @@ def _run_request(app, environ: dict):
             environ.get('wsgi.input'),
         )
     except BaseException:
+        # The request is about to go; the bare error page still has to
+        # honour what it said about tracebacks.
+        environ['pyframe.show_tracebacks'] = request.show_tracebacks
         app.release_serving()
         raise
     return request, response
@@ -209,21 +212,32 @@ def respond(app, environ: dict, start_response):
             try:
                 environ = _redirected_environ(environ, redirect, visited)
             except RuntimeError as exc:
-                return _trapped(app, start_response, str(exc))
+                return _trapped(app, environ, start_response, str(exc))
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception:
-            return _trapped(app, start_response, format_exc())
+            return _trapped(app, environ, start_response, format_exc())
 
 
-def _trapped(app, start_response, details: str) -> list[bytes]:
-    """Answer a bare 500 for an error no error page could handle."""
+def _trapped(app, environ: dict, start_response, details: str) -> list[bytes]:
+    """Answer a bare 500 for an error no error page could handle.
+
+    The request is gone by now: whether to show the traceback is what
+    the request said, else what config says.
+    """
+    import pyframe
+
     app.log.error(f'Unrecoverable error\n{details}', 'HTTP', severity=logging.ERROR)
-    show = getattr(serving.request, 'show_tracebacks', True)
+    show = environ.get('pyframe.show_tracebacks')
+    if show is None:
+        show = app.find_config(
+            environ.get('PATH_INFO', ''), 'request.show_tracebacks',
+            pyframe.config.get('request.show_tracebacks', app.request_class.show_tracebacks),
+        )
     status, headers, body = bare_error(details if show else '')
     start_response(status.decode('latin-1'),
                    [(name.decode('latin-1'), value.decode('latin-1')) for name, value in headers])
-    return body
+    return [] if environ.get('REQUEST_METHOD') == 'HEAD' else body
 
 
 class ExceptionTrapper:
