@@ -228,3 +228,33 @@ def test_readme_test_command_is_what_ci_runs():
     assert 'pyframe.tutorial.tut01_helloworld' in serve
     assert 'pytest' in test
     assert test in ci.splitlines()
+
+
+QUICKSTART_WITH_CONFIG = '''
+    import sys
+    import pyframe
+
+    class Root:
+        @pyframe.expose
+        def index(self):
+            return pyframe.request.config.get('custom.greeting', 'none')
+
+    port = int(sys.argv[1])
+    pyframe.quickstart(Root(), '/site', {
+        'global': {'server.socket_port': port, 'engine.autoreload.on': False},
+        '/': {'custom.greeting': 'hello from config'},
+    })
+'''
+
+
+@pytest.mark.slow
+def test_quickstart_applies_global_section_and_app_config(tmp_path, spawn):
+    port = free_port()
+    script = write_script(tmp_path, 'qs_config.py', QUICKSTART_WITH_CONFIG)
+    child = spawn([script, port])
+    out = child.wait_output('Bus STARTED')
+    assert "Started monitor thread 'Autoreloader'" not in out
+    response = requests.get(f'http://127.0.0.1:{port}/site/', timeout=5)
+    assert response.text == 'hello from config'
+    os.kill(child.pid, signal.SIGTERM)
+    assert child.wait(15) == 0
