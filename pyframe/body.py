@@ -139,16 +139,12 @@ class _BodyReader:
             pass
 
 
-def _merge_param(params: dict, key: str, value: Any) -> None:
-    """Add ``key=value`` to ``params``; a repeated key collects a list."""
-    if key in params:
-        existing = params[key]
-        if isinstance(existing, list):
-            existing.append(value)
-        else:
-            params[key] = [existing, value]
-    else:
-        params[key] = value
+def _merge_params(target: dict, params: dict) -> None:
+    """Merge a parameter dict into another; values of repeated keys
+    (lists included) accumulate in a list."""
+    for key, value in params.items():
+        for item in (value if isinstance(value, list) else (value,)):
+            httputil.add_param(target, key, item)
 
 
 def process_urlencoded(entity: RequestBody) -> None:
@@ -167,12 +163,7 @@ def process_urlencoded(entity: RequestBody) -> None:
         except UnicodeDecodeError:
             continue
         entity.charset = charset
-        for key, value in params.items():
-            if isinstance(value, list):
-                for item in value:
-                    _merge_param(entity.params, key, item)
-            else:
-                _merge_param(entity.params, key, value)
+        _merge_params(entity.params, params)
         return
     raise HTTPError(
         400,
@@ -249,14 +240,7 @@ class RequestBody:
         if processor is None:
             return  # unknown types are left for the handler to read
         processor(self)
-        for key, value in self.params.items():
-            if key in self.request_params:
-                existing = self.request_params[key]
-                if not isinstance(existing, list):
-                    existing = [existing]
-                self.request_params[key] = existing + (value if isinstance(value, list) else [value])
-            else:
-                self.request_params[key] = value
+        _merge_params(self.request_params, self.params)
 
     def drain(self) -> None:
         """Discard an unread chunked entity.

@@ -23,42 +23,27 @@ from .lib import reprconf
 __all__ = ['Config', 'environments', 'merge']
 
 
+# What every environment but development turns off.
+_QUIET = {
+    'engine.autoreload.on': False,
+    'checker.on': False,
+    'tools.log_headers.on': False,
+}
+# What a public site must not tell its visitors.
+_DISCREET = {
+    'request.show_tracebacks': False,
+    'request.show_mismatched_params': False,
+}
+
 #: Entries each ``environment`` name brings into the global config.
 environments: dict[str, dict[str, Any]] = {
-    'staging': {
-        'engine.autoreload.on': False,
-        'checker.on': False,
-        'tools.log_headers.on': False,
-        'request.show_tracebacks': False,
-        'request.show_mismatched_params': False,
-    },
-    'production': {
-        'engine.autoreload.on': False,
-        'checker.on': False,
-        'tools.log_headers.on': False,
-        'request.show_tracebacks': False,
-        'request.show_mismatched_params': False,
-        'log.screen': False,
-    },
+    'staging': {**_QUIET, **_DISCREET},
+    'production': {**_QUIET, **_DISCREET, 'log.screen': False},
     # For a site embedded in another stack, which owns the signals.
-    'embedded': {
-        'engine.autoreload.on': False,
-        'checker.on': False,
-        'tools.log_headers.on': False,
-        'request.show_tracebacks': False,
-        'request.show_mismatched_params': False,
-        'log.screen': False,
-        'engine.SIGHUP': None,
-        'engine.SIGTERM': None,
-    },
-    'test_suite': {
-        'engine.autoreload.on': False,
-        'checker.on': False,
-        'tools.log_headers.on': False,
-        'request.show_tracebacks': True,
-        'request.show_mismatched_params': True,
-        'log.screen': False,
-    },
+    'embedded': {**_QUIET, **_DISCREET, 'log.screen': False,
+                 'engine.SIGHUP': None, 'engine.SIGTERM': None},
+    'test_suite': {**_QUIET, 'request.show_tracebacks': True,
+                   'request.show_mismatched_params': True, 'log.screen': False},
 }
 
 

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from urllib.parse import unquote
 
 __all__ = [
+    'add_param',
     'AcceptElement', 'CaseInsensitiveDict', 'HeaderElement', 'HeaderMap', 'Host',
     'decode_TEXT', 'decode_TEXT_maybe', 'get_ranges', 'header_elements',
     'http_date', 'parse_http_date', 'parse_query_string', 'protocol_from_http',
@@ -477,17 +478,20 @@ def parse_query_string(query_string: str, keep_blank_values: bool = True,
         name, _, value = field.partition('=')
         if not name or (not value and not keep_blank_values):
             continue
-        name = _unquote_plus(name, encoding)
-        value = _unquote_plus(value, encoding)
-        if name in params:
-            existing = params[name]
-            if isinstance(existing, list):
-                existing.append(value)
-            else:
-                params[name] = [existing, value]
-        else:
-            params[name] = value
+        add_param(params, _unquote_plus(name, encoding), _unquote_plus(value, encoding))
     return params
+
+
+def add_param(params: dict, key: str, value: Any) -> None:
+    """Add ``key=value`` to a parameter dict; a repeated key collects a list."""
+    if key in params:
+        existing = params[key]
+        if isinstance(existing, list):
+            existing.append(value)
+        else:
+            params[key] = [existing, value]
+    else:
+        params[key] = value
 
 
 # --------------------------------------------------------------------------
