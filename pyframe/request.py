@@ -22,11 +22,13 @@ from __future__ import annotations
 import bisect
 import http.cookies
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from .body import RequestBody
 from .context import serving
 from .errors import HTTPError, HTTPRedirect, InternalRedirect, NotFound
 from .errors import TimeoutError as ResponseTimeout
@@ -441,8 +443,6 @@ class Request:
         self.stage = 'get_resource'
         self.get_resource(path_info)
 
-        from .body import RequestBody
-
         self.body = RequestBody(self.rfile, self.headers, request_params=self.params)
         self.app.request_namespaces(self.config)
 
@@ -489,9 +489,8 @@ class Request:
 
     def get_resource(self, path: str) -> None:
         """Find the handler and config for ``path`` with the dispatcher in effect."""
-        import pyframe
-
-        default = pyframe.config.get('request.dispatch') or self.dispatch or _default_dispatcher()
+        site_config = sys.modules['pyframe'].config
+        default = site_config.get('request.dispatch') or self.dispatch or _default_dispatcher()
         dispatch = self.app.find_config(path, 'request.dispatch', default)
         dispatch(path)
         if self.config is None:
@@ -638,13 +637,16 @@ class Response:
 
     def _charset(self) -> str:
         """The charset text is sent in, declaring it in Content-Type if missing."""
-        content_type = self.headers.get('Content-Type') or ''
-        for element in self.headers.elements('Content-Type'):
-            charset = element.params.get('charset')
-            if charset:
-                return charset
-        if content_type and 'charset=' not in content_type:
-            self.headers['Content-Type'] = f'{content_type};charset={self.default_encoding}'
+        content_type = dict.get(self.headers, 'Content-Type') or ''
+        if ';' in content_type:
+            # Only a Content-Type with parameters can name a charset.
+            for element in self.headers.elements('Content-Type'):
+                charset = element.params.get('charset')
+                if charset:
+                    return charset
+        if content_type:
+            dict.__setitem__(self.headers, 'Content-Type',
+                             f'{content_type};charset={self.default_encoding}')
         return self.default_encoding
 
     def collapse_body(self) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
@@ -124,9 +125,9 @@ class Application:
 
 
 def _engine():
-    import pyframe
-
-    return pyframe.engine
+    # sys.modules rather than an import statement: this runs twice per
+    # request, and pyframe imports this module while it is being built.
+    return sys.modules['pyframe'].engine
 
 
 def _root_logger_name() -> str:

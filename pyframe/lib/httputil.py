@@ -48,6 +48,12 @@ class Host:
         return f'Host({self.ip!r}, {self.port!r}, {self.name!r})'
 
 
+_STATUS_BY_CODE = {
+    code: (code, reason, description)
+    for code, (reason, description) in response_codes.items()
+}
+
+
 def valid_status(status) -> tuple[int, str, str]:
     """Return ``(code, reason, description)`` for a status int or string.
 
@@ -56,6 +62,11 @@ def valid_status(status) -> tuple[int, str, str]:
     """
     if status is None:
         status = 200
+    if type(status) is int:
+        # Handlers mostly use plain ints: answer from the table.
+        known = _STATUS_BY_CODE.get(status)
+        if known is not None:
+            return known
     text = str(status).strip()
     code_text, _, reason = text.partition(' ')
     try:
