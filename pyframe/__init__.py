@@ -32,6 +32,7 @@ from .lib import reprconf
 from .process import plugins, wspbus
 from .server import Server
 from .timeouts import TimeoutMonitor
+from .tools import ErrorTool, HandlerTool, HandlerWrapperTool, Tool, Toolbox, default_toolbox
 from .tree import Application, Tree
 from .urls import url
 
@@ -40,10 +41,10 @@ from .urls import url
 from .context import request, response, serving, thread_data  # noqa: E402
 
 __all__ = [
-    'Application', 'Checker', 'Config', 'HTTPError', 'HTTPRedirect', 'InternalRedirect',
+    'Application', 'Checker', 'ErrorTool', 'HandlerTool', 'HandlerWrapperTool', 'Tool', 'Toolbox', 'Config', 'HTTPError', 'HTTPRedirect', 'InternalRedirect',
     'NotFound', 'PyframeException', 'Server', 'TimeoutError',
     'Tree', 'checker', 'config', 'dispatch', 'engine', 'expose', 'log', 'popargs', 'quickstart', 'request',
-    'response', 'server', 'serving', 'thread_data', 'tree', 'url', '__version__',
+    'response', 'server', 'serving', 'thread_data', 'tools', 'tree', 'url', '__version__',
 ]
 
 #: The process bus, with the standard plugins attached by name.
@@ -70,6 +71,9 @@ def _log_engine_message(msg: str, level: int = 20) -> None:
 
 
 engine.subscribe('log', _log_engine_message)
+
+#: The default toolbox: ``pyframe.tools.<name>`` and config ``tools.<name>.*``.
+tools = default_toolbox
 
 #: The registry of mounted applications (a WSGI application itself).
 tree = Tree()

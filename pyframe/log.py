@@ -18,7 +18,7 @@ import datetime
 import logging
 import sys
 
-__all__ = ['GlobalLogManager', 'LogManager', 'WSGIErrorHandler']
+__all__ = ['GlobalLogManager', 'LogManager', 'WSGIErrorHandler', 'log_request_error']
 
 _MONTHS = ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun',
            'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec')
@@ -298,3 +298,18 @@ class GlobalLogManager(LogManager):
             log = getattr(app, 'log', None)
             if isinstance(log, LogManager):
                 log.reopen_files()
+
+
+def log_request_error(message: str, severity: int = logging.ERROR) -> None:
+    """Log ``message`` and the current traceback in the serving app's error log.
+
+    The traceback goes into the message itself, so it reaches every
+    handler and anyone reading the records, formatter or not.
+    """
+    import sys
+    import traceback
+
+    from .context import serving
+
+    log = getattr(serving.request.app, 'log', None) or sys.modules['pyframe'].log
+    log.error(f'{message}\n{traceback.format_exc()}', 'HTTP', severity=severity)

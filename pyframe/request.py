@@ -34,6 +34,7 @@ from .errors import HTTPError, HTTPRedirect, InternalRedirect, NotFound
 from .errors import TimeoutError as ResponseTimeout
 from .errors import format_exc
 from .lib import httputil, reprconf
+from .log import log_request_error
 
 __all__ = ['Hook', 'HookMap', 'Request', 'Response', 'hookpoints']
 
@@ -131,7 +132,7 @@ class HookMap(dict):
                     failure = failure or exc
                 except Exception as exc:
                     failure = failure or exc
-                    _log_request_error(f'Error in {point!r} hook {hook.callback!r}')
+                    log_request_error(f'Error in {point!r} hook {hook.callback!r}')
         if failure is not None:
             raise failure
 
@@ -144,17 +145,6 @@ class HookMap(dict):
 
     def __repr__(self) -> str:
         return f'{type(self).__module__}.{type(self).__name__}({dict.__repr__(self)})'
-
-
-def _log_request_error(message: str) -> None:
-    """Log ``message`` and the current traceback to the app's error log."""
-    app = getattr(serving.request, 'app', None)
-    log = getattr(app, 'log', None)
-    if log is None:
-        import pyframe
-
-        log = pyframe.log
-    log.error(f'{message}\n{format_exc()}', 'HTTP', severity=logging.ERROR)
 
 
 # -- request-scope config namespaces ------------------------------------------
@@ -389,7 +379,7 @@ class Request:
                 raise
             # Something failed outside of the handler's reach (setup, the
             # error handler, finalize): answer a bare 500 without hooks.
-            _log_request_error(f'Error while {self.stage}')
+            log_request_error(f'Error while {self.stage}')
             response.status = 500
             response.output_status, response.header_list, response._body = bare_error(
                 format_exc() if self.show_tracebacks else '')
@@ -399,7 +389,7 @@ class Request:
         try:
             self.app.log.access()
         except Exception:
-            _log_request_error('Error while writing the access log')
+            log_request_error('Error while writing the access log')
         return response
 
     def respond(self, path_info: str) -> None:
@@ -515,8 +505,10 @@ class Request:
         """Turn an unexpected exception into the error response."""
         response = serving.response
         try:
-            if self.config is None or self.config.get('tools.log_tracebacks.on', True):
-                _log_request_error(f'Error while {self._failed_stage or self.stage}')
+            if self.config is None:
+                # The error came before config (and so the log_tracebacks
+                # tool) could apply: log it here.
+                log_request_error(f'Error while {self._failed_stage or self.stage}')
             self.hooks.run('before_error_response')
             if self.error_response:
                 self.error_response()

@@ -94,7 +94,10 @@ def test_extra_segments_become_positional_arguments(app):
 
 def test_nested_objects_index_and_default(app):
     assert wsgi_get(app, '/users/')[2] == b'all users'
-    assert wsgi_get(app, '/users')[2] == b'all users'
+    # An index reached without its slash is redirected to the canonical URL
+    # (the trailing_slash tool is on by default).
+    status, headers, _ = wsgi_get(app, '/users', 'page=2')
+    assert (status, headers['Location']) == ('301 Moved Permanently', 'http://127.0.0.1/users/?page=2')
     assert wsgi_get(app, '/users/bob')[2] == b'user bob'
     assert wsgi_get(app, '/users/bob/photos/1')[2] == b'user bob photos/1'
 

@@ -30,7 +30,9 @@ class Root:
 
 @pytest.fixture
 def app():
-    return Application(Root(), '/app')
+    # trailing_slash off, so that an index reached without its slash is
+    # served (not redirected) and url() has to treat it as a directory.
+    return Application(Root(), '/app', {'/': {'tools.trailing_slash.on': False}})
 
 
 def call(app, path, query=''):
