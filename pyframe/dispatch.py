@@ -335,15 +335,18 @@ class Dispatcher:
             if default is not None and getattr(default, 'exposed', False):
                 trail.insert(index + 1, (default, left))
                 request.config = _merge_trail(trail, names, appconf)
+                request.trail = _trail_objects(trail)
                 request.is_index = path.endswith('/')
                 return default, names[total - left:-1]
             if getattr(owner, 'exposed', False) and (
                     callable(candidate) or not self._answer_needs_call):
                 request.config = _merge_trail(trail, names, appconf)
+                request.trail = _trail_objects(trail)
                 request.is_index = index == last
                 return candidate, names[total - left:-1]
 
         request.config = _merge_trail(trail, names, appconf)
+        request.trail = _trail_objects(trail)
         return None, []
 
     def _call_hook(self, hook: Callable, node: object, pending: list[str],
@@ -365,6 +368,22 @@ class Dispatcher:
             del pending[0]
         pending.append('index')
         return found, pending
+
+
+def _trail_objects(trail: list) -> tuple:
+    """The objects the walk went through, for recognizing the same walk later.
+
+    A bound method is a new object on every attribute access, so its
+    function and instance stand for it.
+    """
+    objects = []
+    for node, _ in trail:
+        if type(node) is MethodType:
+            objects.append(node.__func__)
+            objects.append(node.__self__)
+        else:
+            objects.append(node)
+    return tuple(objects)
 
 
 def _attribute_owner(node: object) -> object:

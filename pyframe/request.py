@@ -288,6 +288,8 @@ class Request:
     stage = None
     #: The charset path_info is decoded with.
     uri_encoding = 'utf-8'
+    #: The objects the default dispatcher walked through (None otherwise).
+    trail = None
     _failed_stage = None
 
     #: Request-scope config namespaces (toolboxes are added per app).
@@ -434,7 +436,7 @@ class Request:
         self.get_resource(path_info)
 
         self.body = RequestBody(self.rfile, self.headers, request_params=self.params)
-        self.app.request_namespaces(self.config)
+        self.app.apply_request_config(self)
 
         self.stage = 'on_start_resource'
         self.hooks.run('on_start_resource')
@@ -482,7 +484,12 @@ class Request:
         site_config = sys.modules['pyframe'].config
         default = site_config.get('request.dispatch') or self.dispatch or _default_dispatcher()
         dispatch = self.app.find_config(path, 'request.dispatch', default)
+        self.trail = None
         dispatch(path)
+        if type(dispatch) is not _dispatcher_class():
+            # Only the plain object-tree walk makes config a function of
+            # the path and the objects walked (see Application plans).
+            self.trail = None
         if self.config is None:
             self.config = {}
 
@@ -517,6 +524,10 @@ class Request:
         except HTTPRedirect as inst:
             inst.set_response()
             response.finalize()
+
+
+def _dispatcher_class():
+    return sys.modules['pyframe.dispatch'].Dispatcher
 
 
 def _default_dispatcher():

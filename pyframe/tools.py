@@ -196,11 +196,16 @@ class Toolbox:
         # The request namespaces hold every toolbox by its name.
         Request.namespaces[namespace] = self
 
+    #: Incremented whenever a tool is added or replaced in any toolbox, so
+    #: request plans built with the old tools are rebuilt.
+    version = 0
+
     def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, Tool):
             if value._name is None:
                 value._name = name
             value.namespace = self.namespace
+            Toolbox.version += 1
         object.__setattr__(self, name, value)
 
     def __enter__(self) -> Callable[[str, Any], None]:
@@ -209,13 +214,7 @@ class Toolbox:
         serving.request.toolmaps[self.namespace] = toolmap
 
         def collect(key: str, value: Any) -> None:
-            name, _, arg = key.partition('.')
-            if not arg:
-                raise ValueError(
-                    f'config key {self.namespace}.{key!s} names no argument: '
-                    f'use {self.namespace}.{key}.on or {self.namespace}.{key}.<argument>'
-                )
-            toolmap.setdefault(name, {})[arg] = value
+            add_tool_entry(toolmap, self.namespace, key, value)
         return collect
 
     def __exit__(self, exc_type, exc, traceback) -> None:
@@ -223,17 +222,8 @@ class Toolbox:
         if exc_type is not None:
             return
         toolmap = serving.request.toolmaps.get(self.namespace)
-        if not toolmap:
-            return
-        for name, args in toolmap.items():
-            if args.get('on'):
-                tool = getattr(self, name, None)
-                if not isinstance(tool, Tool):
-                    raise AttributeError(
-                        f'config turns on {self.namespace}.{name}, but toolbox '
-                        f'{self.namespace!r} has no such tool'
-                    )
-                tool._setup()
+        if toolmap:
+            run_tool_actions(tool_actions(self, toolmap))
 
     def register(self, point: str, name: str | None = None, **kwargs: Any) -> Callable:
         """Decorator: make the function a tool of this box at hook ``point``.
@@ -248,6 +238,56 @@ class Toolbox:
 
     def __repr__(self) -> str:
         return f'<{type(self).__name__} {self.namespace!r}>'
+
+
+def add_tool_entry(toolmap: dict, namespace: str, key: str, value: Any) -> None:
+    """File config entry ``<tool>.<arg>`` of a toolbox under its tool."""
+    name, _, arg = key.partition('.')
+    if not arg:
+        raise ValueError(
+            f'config key {namespace}.{key} names no argument: use '
+            f'{namespace}.{key}.on or {namespace}.{key}.<argument>'
+        )
+    toolmap.setdefault(name, {})[arg] = value
+
+
+def tool_actions(toolbox: Toolbox, toolmap: dict) -> list:
+    """What setting up a request's tools amounts to, in config order.
+
+    A plain tool always attaches the same hook for the same arguments, so
+    it becomes a ready ``(point, Hook)``; a tool with its own ``_setup``
+    stays a tool, to be set up per request. Keeping one ordered list keeps
+    hooks of equal priority in config order.
+    """
+    from .request import Hook
+
+    actions: list = []
+    for name, args in toolmap.items():
+        if not args.get('on'):
+            continue
+        tool = getattr(toolbox, name, None)
+        if not isinstance(tool, Tool):
+            raise AttributeError(
+                f'config turns on {toolbox.namespace}.{name}, but toolbox '
+                f'{toolbox.namespace!r} has no such tool'
+            )
+        if type(tool)._setup is Tool._setup:
+            kwargs = {k: v for k, v in args.items() if k != 'on'}
+            priority = tool._priority_for(kwargs)
+            actions.append((tool._point, Hook(tool.callable, priority=priority, **kwargs)))
+        else:
+            actions.append(tool)
+    return actions
+
+
+def run_tool_actions(actions: list) -> None:
+    """Attach the ready hooks and set up the other tools, in order."""
+    add = serving.request.hooks.add
+    for action in actions:
+        if isinstance(action, Tool):
+            action._setup()
+        else:
+            add(*action)
 
 
 #: The default toolbox, ``pyframe.tools``.

@@ -10,7 +10,9 @@ from .config import merge as merge_config
 from .context import serving
 from .lib import reprconf
 from .log import LogManager
+from .plan import RequestPlan
 from .request import Request, Response
+from .tools import Toolbox
 from .wsgi import WSGIPipeline
 
 __all__ = ['Application', 'Tree']
@@ -45,6 +47,9 @@ class Application:
         self.toolboxes: dict[str, Any] = {}
 
         self.config: dict = {}
+        #: Incremented by :meth:`merge`; cached request plans depend on it.
+        self.config_version = 0
+        self._plans: dict = {}
         if config:
             self.merge(config)
 
@@ -66,6 +71,7 @@ class Application:
     def merge(self, config) -> None:
         """Merge a dict, filename or open file of config sections."""
         merge_config(self.config, config)
+        self.config_version += 1
         # App-wide entries of [/] configure the app itself (logs, pipeline).
         self.namespaces(self.config.get('/', {}))
 
@@ -87,11 +93,38 @@ class Application:
     def request_namespaces(self, config: dict) -> None:
         """Apply a request's config through the request namespaces and the
         app's toolboxes (both may gain entries at any time)."""
+        self._request_namespace_set()(config)
+
+    def _request_namespace_set(self):
         namespaces = self.request_class.namespaces
-        if self.toolboxes:
+        if any(namespaces.get(name) is not box for name, box in self.toolboxes.items()):
             namespaces = namespaces.copy()
             namespaces.update(self.toolboxes)
-        namespaces(config)
+        return namespaces
+
+    #: Most request plans kept per application; past it the cache restarts.
+    max_plans = 2048
+
+    def apply_request_config(self, request) -> None:
+        """Apply ``request.config`` to the request, from a cached plan when
+        the same path was served before with the same config and objects."""
+        namespaces = self._request_namespace_set()
+        trail = request.trail
+        if trail is None:
+            namespaces(request.config)
+            return
+        key = (
+            request.path_info, tuple(map(id, trail)), self.config_version,
+            sys.modules['pyframe'].config.version, Toolbox.version,
+            id(namespaces), len(namespaces),
+        )
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = RequestPlan(request.config, namespaces, keepalive=(trail, namespaces))
+            if len(self._plans) >= self.max_plans:
+                self._plans.clear()
+            self._plans[key] = plan
+        plan.apply()
 
     def get_serving(self, local, remote, scheme: str, sproto: str):
         """Create and make current the Request and Response of a request."""

@@ -400,10 +400,24 @@ class Config(dict):
         if kwargs:
             self.update(kwargs)
 
+    #: Incremented on every change, so that what was computed from the
+    #: config (request plans) can tell it is out of date.
+    version = 0
+
     def reset(self) -> None:
         """Forget every entry and go back to :attr:`defaults`."""
         self.clear()
+        self.version += 1
         self.update(self.defaults)
+
+    def __delitem__(self, key: str) -> None:
+        dict.__delitem__(self, key)
+        self.version += 1
+
+    def pop(self, key: str, *default: Any) -> Any:
+        """Remove ``key`` and return its value (or ``default``)."""
+        self.version += 1
+        return dict.pop(self, key, *default)
 
     def update(self, config: Any) -> None:
         """Apply a dict, filename or open file.
@@ -432,6 +446,7 @@ class Config(dict):
             # Explicit entries win over the environment's.
             entries = {**environment, **entries}
         dict.update(self, entries)
+        self.version += 1
         self.namespaces(entries)
 
     def __setitem__(self, key: str, value: Any) -> None:
