@@ -334,19 +334,16 @@ class Dispatcher:
             default = getattr(owner, 'default', None)
             if default is not None and getattr(default, 'exposed', False):
                 trail.insert(index + 1, (default, left))
-                request.config = _merge_trail(trail, names, appconf)
-                request.trail = _trail_objects(trail)
+                _set_config(request, app, path, trail, names)
                 request.is_index = path.endswith('/')
                 return default, names[total - left:-1]
             if getattr(owner, 'exposed', False) and (
                     callable(candidate) or not self._answer_needs_call):
-                request.config = _merge_trail(trail, names, appconf)
-                request.trail = _trail_objects(trail)
+                _set_config(request, app, path, trail, names)
                 request.is_index = index == last
                 return candidate, names[total - left:-1]
 
-        request.config = _merge_trail(trail, names, appconf)
-        request.trail = _trail_objects(trail)
+        _set_config(request, app, path, trail, names)
         return None, []
 
     def _call_hook(self, hook: Callable, node: object, pending: list[str],
@@ -368,6 +365,35 @@ class Dispatcher:
             del pending[0]
         pending.append('index')
         return found, pending
+
+
+#: Most merged configs kept per application before the cache restarts.
+_MAX_MERGED = 2048
+
+
+def _set_config(request, app, path: str, trail: list, names: list[str]) -> None:
+    """Set ``request.config`` (and ``request.trail``) for a finished walk.
+
+    The merge of the global config, app sections and ``_cp_config`` along
+    the walk gives the same result for the same path, objects and config
+    versions, so it is computed once and each request gets a copy.
+    """
+    objects = _trail_objects(trail)
+    request.trail = objects
+    site = getattr(sys.modules.get('pyframe'), 'config', None)
+    cache = app.__dict__.get('_merged_configs')
+    if cache is None or not isinstance(site, dict):
+        request.config = _merge_trail(trail, names, app.config)
+        return
+    key = (path, tuple(map(id, objects)), app.config_version, site.version)
+    entry = cache.get(key)
+    if entry is None:
+        # The objects ride along so their ids stay theirs while cached.
+        entry = (_merge_trail(trail, names, app.config), objects)
+        if len(cache) >= _MAX_MERGED:
+            cache.clear()
+        cache[key] = entry
+    request.config = dict(entry[0])
 
 
 def _trail_objects(trail: list) -> tuple:

@@ -50,6 +50,7 @@ class Application:
         #: Incremented by :meth:`merge`; cached request plans depend on it.
         self.config_version = 0
         self._plans: dict = {}
+        self._merged_configs: dict = {}
         if config:
             self.merge(config)
 

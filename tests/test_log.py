@@ -160,3 +160,19 @@ def test_global_log_delegates_to_the_serving_app(tmp_path):
     finally:
         app.log.error_file = ''
     assert 'APP from the handler' in path.read_text()
+
+
+def test_graceful_reopens_the_site_and_app_log_files(tmp_path, monkeypatch):
+    import pyframe
+
+    path = tmp_path / 'site-error.log'
+    pyframe.log.error_file = str(path)
+    try:
+        pyframe.log.error('before rotation')
+        os.rename(path, tmp_path / 'site-error.log.1')
+        pyframe.engine.publish('graceful')  # what SIGUSR1 does
+        pyframe.log.error('after rotation')
+        assert 'after rotation' in path.read_text()
+        assert 'before rotation' in (tmp_path / 'site-error.log.1').read_text()
+    finally:
+        pyframe.log.error_file = ''
