@@ -296,3 +296,17 @@ default_toolbox.log_tracebacks = Tool('before_error_response', cptools.log_trace
 default_toolbox.log_headers = Tool('before_error_response', cptools.log_request_headers)
 default_toolbox.trailing_slash = Tool('before_handler', cptools.trailing_slash, priority=60)
 default_toolbox.encode = Tool('before_finalize', encoding.encode, priority=70)
+default_toolbox.allow = Tool('on_start_resource', cptools.allow)
+default_toolbox.proxy = Tool('before_request_body', cptools.proxy, priority=30)
+default_toolbox.response_headers = Tool('on_start_resource', cptools.response_headers)
+# After encode (70): the entity tag must describe the bytes that are sent.
+default_toolbox.etags = Tool('before_finalize', cptools.validate_etags, priority=75)
+default_toolbox.ignore_headers = Tool('before_request_body', cptools.ignore_headers)
+default_toolbox.referer = Tool('before_request_body', cptools.referer)
+default_toolbox.flatten = Tool('before_finalize', cptools.flatten)
+default_toolbox.accept = Tool('on_start_resource', cptools.accept)
+default_toolbox.redirect = Tool('on_start_resource', cptools.redirect)
+default_toolbox.err_redirect = ErrorTool(cptools.redirect)
+# First of all, so that it sees every header the others read.
+default_toolbox.autovary = Tool('on_start_resource', cptools.autovary, priority=0)
+default_toolbox.params = Tool('before_handler', cptools.convert_params, priority=15)

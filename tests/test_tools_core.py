@@ -263,3 +263,24 @@ def test_encode_tool_chooses_the_charset():
     status, headers, body = wsgi_get(app, '/')
     assert headers['Content-Type'] == 'text/html;charset=latin-1'
     assert body == 'caf\u00e9'.encode('latin-1')
+
+
+def test_default_toolbox_tools_work_through_config():
+    class Root:
+        @pyframe.expose
+        def index(self, limit: int = 1):
+            return f'{type(limit).__name__}:{limit}'
+
+    app = Application(Root(), '', {'/': {
+        'tools.allow.on': True, 'tools.allow.methods': ['GET'],
+        'tools.response_headers.on': True,
+        'tools.response_headers.headers': [('X-Powered', 'pyframe')],
+        'tools.params.on': True,
+    }})
+    status, headers, body = wsgi_get(app, '/', 'limit=5')
+    assert (status, body, headers['X-Powered']) == ('200 OK', b'int:5', 'pyframe')
+    assert wsgi_get(app, '/', 'limit=five')[0] == '400 Bad Request'
+    status, headers, _ = wsgi_get(app, '/', method='POST', body=b'x=1',
+                                  headers={'Content-Type': 'application/x-www-form-urlencoded'})
+    assert status == '405 Method Not Allowed'
+    assert headers['Allow'] == 'GET, HEAD'
