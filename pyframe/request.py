@@ -633,10 +633,18 @@ class Response:
         self._body = prepare_body(value)
 
     def _encoded_chunks(self, body):
-        """Yield ``body``'s chunks with text encoded in the response charset."""
-        charset = self._charset()
+        """Yield ``body``'s chunks with text encoded in the response charset.
+
+        The charset is looked up (and declared) only when text turns up:
+        a body of bytes says nothing about charsets.
+        """
+        charset = None
         for chunk in body:
-            yield chunk.encode(charset) if isinstance(chunk, str) else chunk
+            if isinstance(chunk, str):
+                if charset is None:
+                    charset = self._charset()
+                chunk = chunk.encode(charset)
+            yield chunk
 
     def _charset(self) -> str:
         """The charset text is sent in, declaring it in Content-Type if missing."""
@@ -676,6 +684,10 @@ class Response:
             # or closes the connection after it.
             if dict.get(headers, 'Content-Length') is None:
                 dict.pop(headers, 'Content-Length', None)
+            # The headers leave before the first chunk is made: declare the
+            # charset of a text stream now.
+            if (dict.get(headers, 'Content-Type') or '').startswith('text/'):
+                self._charset()
             self._body = self._encoded_chunks(self._body)
         elif code < 200 or code in (204, 205, 304):
             # These statuses never carry a body (RFC 9110, 6.4.1).

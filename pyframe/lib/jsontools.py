@@ -1,0 +1,115 @@
+"""JSON request and response bodies: the json_in and json_out tools.
+
+``@pyframe.tools.json_in()`` parses a JSON request entity into
+``pyframe.request.json``; ``@pyframe.tools.json_out()`` serializes what the
+handler returns (a dict, a list ...) as the JSON response body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..context import serving
+from ..errors import HTTPError
+
+__all__ = ['json_processor', 'json_in', 'json_handler', 'json_out']
+
+
+def json_processor(entity) -> None:
+    """Parse the JSON request entity into ``request.json`` (400 if invalid).
+
+    The bytes are decoded with the entity's charsets (the one its
+    Content-Type names first, then ``attempt_charsets``).
+    """
+    raw = entity.fp.read()
+    tried = entity.charsets_to_try()
+    for charset in tried:
+        try:
+            text = raw.decode(charset)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        entity.charset = charset
+        break
+    else:
+        raise HTTPError(400, f'The request entity could not be decoded. '
+                             f'The following charsets were attempted: {tried!r}')
+    try:
+        serving.request.json = json.loads(text)
+    except ValueError:
+        raise HTTPError(400, 'Invalid JSON document') from None
+
+
+def _media_types(content_type: str | Iterable[str]) -> list[str]:
+    """Bare, lower-case media types ('application/json;charset=x' -> 'application/json')."""
+    if isinstance(content_type, str):
+        content_type = [content_type]
+    return [ct.split(';', 1)[0].strip().lower() for ct in content_type]
+
+
+class _OnlyProcessors(dict):
+    """Body processors refusing, with 415, every media type they do not hold.
+
+    The request body looks processors up with ``get``; answering every
+    miss with a refusing processor is how other types are turned away.
+    """
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in self:
+            return dict.__getitem__(self, key)
+        return self._refuse
+
+    def _refuse(self, entity) -> None:
+        raise HTTPError(415, f'Expected an entity of content type {", ".join(self)}')
+
+
+def json_in(content_type: str | Iterable[str] = ('application/json', 'text/javascript'),
+            force: bool = True, debug: bool = False,
+            processor: Callable = json_processor) -> None:
+    """The ``json_in`` tool: parse JSON request entities into ``request.json``.
+
+    Entities of the ``content_type`` media types (one or a list) go to
+    ``processor``. With ``force`` any other type is refused with 415;
+    without it they are processed as usual. A body needs a Content-Length
+    (or chunked transfer coding), else 411; invalid JSON gives 400.
+    """
+    body = serving.request.body
+    if body is None:
+        return
+    types = _media_types(content_type)
+    if force:
+        body.processors = _OnlyProcessors.fromkeys(types, processor)
+    else:
+        for media in types:
+            body.processors[media] = processor
+    if debug and serving.request.app is not None:
+        serving.request.app.log.error(
+            f'JSON processor for {types!r} (force={force})', 'TOOLS.JSON_IN')
+
+
+def json_handler(*args: Any, **kwargs: Any) -> bytes:
+    """Call the page handler json_out wrapped and return its result as JSON."""
+    value = serving.request._json_inner_handler(*args, **kwargs)
+    return json.dumps(value).encode('utf-8')
+
+
+def json_out(content_type: str | None = 'application/json', debug: bool = False,
+             handler: Callable = json_handler) -> None:
+    """The ``json_out`` tool: send what the page handler returns as JSON.
+
+    ``handler`` replaces the page handler; it finds the original one at
+    ``request._json_inner_handler`` and returns the body (see
+    :func:`json_handler`, the default). The Content-Type is set to
+    ``content_type`` unless it is None.
+    """
+    request = serving.request
+    if request.handler is None:
+        return  # another tool answered the request already
+    request._json_inner_handler = request.handler
+    request.handler = handler
+    if content_type is not None:
+        serving.response.headers['Content-Type'] = content_type
+    if debug and request.app is not None:
+        request.app.log.error(f'Serializing the handler output as {content_type}',
+                              'TOOLS.JSON_OUT')
