@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .context import serving
-from .lib import cptools, encoding
+from .lib import cptools, encoding, jsontools
 
 __all__ = ['Tool', 'HandlerTool', 'HandlerWrapperTool', 'ErrorTool', 'Toolbox', 'default_toolbox']
 
@@ -295,7 +295,11 @@ default_toolbox = Toolbox('tools')
 default_toolbox.log_tracebacks = Tool('before_error_response', cptools.log_traceback)
 default_toolbox.log_headers = Tool('before_error_response', cptools.log_request_headers)
 default_toolbox.trailing_slash = Tool('before_handler', cptools.trailing_slash, priority=60)
-default_toolbox.encode = Tool('before_finalize', encoding.encode, priority=70)
+default_toolbox.encode = Tool('before_handler', encoding.ResponseEncoder, priority=70)
+default_toolbox.decode = Tool('before_request_body', encoding.decode)
+default_toolbox.gzip = Tool('before_finalize', encoding.gzip, priority=80)
+default_toolbox.json_in = Tool('before_request_body', jsontools.json_in, priority=30)
+default_toolbox.json_out = Tool('before_handler', jsontools.json_out, priority=30)
 default_toolbox.allow = Tool('on_start_resource', cptools.allow)
 default_toolbox.proxy = Tool('before_request_body', cptools.proxy, priority=30)
 default_toolbox.response_headers = Tool('on_start_resource', cptools.response_headers)
@@ -310,3 +314,10 @@ default_toolbox.err_redirect = ErrorTool(cptools.redirect)
 # First of all, so that it sees every header the others read.
 default_toolbox.autovary = Tool('on_start_resource', cptools.autovary, priority=0)
 default_toolbox.params = Tool('before_handler', cptools.convert_params, priority=15)
+
+# These subclass Tool, so they can only be imported once it exists.
+from .lib import caching, cpstats  # noqa: E402
+
+default_toolbox.caching = caching.CachingTool('before_handler', caching.get, 'caching')
+default_toolbox.expires = Tool('before_finalize', caching.expires)
+default_toolbox.cpstats = cpstats.StatsTool()

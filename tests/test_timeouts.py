@@ -30,6 +30,8 @@ class Slow:
 def monitor():
     monitor = pyframe.engine.timeout_monitor
     frequency = monitor.frequency
+    # Another test may have left it running at its usual pace: restart it.
+    monitor.stop()
     monitor.frequency = 0.02
     monitor.start()
     yield monitor

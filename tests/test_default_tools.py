@@ -1,0 +1,68 @@
+"""The tools of pyframe.tools, switched on the usual ways."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pyframe
+from pyframe.tree import Application
+from support import wsgi_get
+
+
+class Root:
+    calls = 0
+
+    @pyframe.expose
+    def index(self):
+        return 'hello ' * 50
+
+    @pyframe.expose
+    @pyframe.tools.json_out()
+    def data(self):
+        return {'answer': 42}
+
+    @pyframe.expose
+    @pyframe.tools.json_in()
+    @pyframe.tools.json_out()
+    def echo(self):
+        return {'got': pyframe.request.json}
+
+    @pyframe.expose
+    def counted(self):
+        Root.calls += 1
+        return f'call {Root.calls}'
+
+
+def test_gzip_through_config():
+    app = Application(Root(), '', {'/': {'tools.gzip.on': True}})
+    status, headers, body = wsgi_get(app, '/', headers={'Accept-Encoding': 'gzip'})
+    assert headers['Content-Encoding'] == 'gzip'
+    assert 'Accept-Encoding' in headers['Vary']
+    assert gzip.decompress(body) == b'hello ' * 50
+
+
+def test_json_tools_as_decorators():
+    app = Application(Root())
+    status, headers, body = wsgi_get(app, '/data')
+    assert headers['Content-Type'] == 'application/json'
+    assert json.loads(body) == {'answer': 42}
+    status, _, body = wsgi_get(app, '/echo', method='POST', body=b'{"a": [1, 2]}',
+                               headers={'Content-Type': 'application/json'})
+    assert (status, json.loads(body)) == ('200 OK', {'got': {'a': [1, 2]}})
+    assert wsgi_get(app, '/echo', method='POST', body=b'{nope',
+                    headers={'Content-Type': 'application/json'})[0] == '400 Bad Request'
+
+
+def test_caching_and_expires_through_config():
+    app = Application(Root(), '', {'/counted': {'tools.caching.on': True,
+                                                'tools.expires.on': True,
+                                                'tools.expires.secs': 60}})
+    try:
+        first = wsgi_get(app, '/counted')
+        second = wsgi_get(app, '/counted')
+        assert first[2] == second[2]
+        assert 'Age' in second[1]
+        assert 'Expires' in first[1]
+    finally:
+        pyframe.tools.caching.cache.clear()
