@@ -20,7 +20,7 @@ from typing import Any
 from .context import serving
 from .lib import cptools, encoding, jsontools
 
-__all__ = ['Tool', 'HandlerTool', 'HandlerWrapperTool', 'ErrorTool', 'Toolbox', 'default_toolbox']
+__all__ = ['Tool', 'HandlerTool', 'HandlerWrapperTool', 'ErrorTool', 'Toolbox', 'XMLRPCController', 'default_toolbox']
 
 
 class Tool:
@@ -316,8 +316,13 @@ default_toolbox.autovary = Tool('on_start_resource', cptools.autovary, priority=
 default_toolbox.params = Tool('before_handler', cptools.convert_params, priority=15)
 
 # These subclass Tool, so they can only be imported once it exists.
-from .lib import caching, cpstats  # noqa: E402
+from .lib import caching, cpstats, xmlrpcutil  # noqa: E402
 
 default_toolbox.caching = caching.CachingTool('before_handler', caching.get, 'caching')
 default_toolbox.expires = Tool('before_finalize', caching.expires)
 default_toolbox.cpstats = cpstats.StatsTool()
+default_toolbox.xmlrpc = xmlrpcutil.XMLRPCTool()
+
+#: Base class for XML-RPC services (``pyframe.tools.XMLRPCController`` too).
+XMLRPCController = xmlrpcutil.XMLRPCController
+default_toolbox.XMLRPCController = XMLRPCController
