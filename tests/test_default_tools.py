@@ -66,3 +66,29 @@ def test_caching_and_expires_through_config():
         assert 'Expires' in first[1]
     finally:
         pyframe.tools.caching.cache.clear()
+
+
+def test_gzip_gives_compressed_responses_their_own_etag_and_304_still_works():
+    class Page:
+        @pyframe.expose
+        def index(self):
+            return 'hello ' * 40
+
+    app = Application(Page(), '', {'/': {'tools.etags.on': True, 'tools.etags.autotags': True,
+                                         'tools.gzip.on': True}})
+    plain = wsgi_get(app, '/')[1]['Etag']
+    zipped = wsgi_get(app, '/', headers={'Accept-Encoding': 'gzip'})[1]['Etag']
+    assert zipped != plain and zipped == plain[:-1] + '-gzip"'
+    status = wsgi_get(app, '/', headers={'Accept-Encoding': 'gzip', 'If-None-Match': zipped})[0]
+    assert status == '304 Not Modified'
+
+
+def test_encode_declares_the_charset_as_the_client_spelled_it():
+    class Page:
+        @pyframe.expose
+        def index(self):
+            return 'caf\u00e9'
+
+    # Only a latin charset is acceptable (utf-8, the default, is not).
+    headers = wsgi_get(Application(Page()), '/', headers={'Accept-Charset': 'ISO-8859-15'})[1]
+    assert headers['Content-Type'] == 'text/html;charset=ISO-8859-15'

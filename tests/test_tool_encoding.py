@@ -108,7 +108,7 @@ def test_client_preference_used_when_default_refused():
     headers = {'Accept-Charset': 'iso-8859-1, utf-8;q=0'}
     status, response_headers, body = wsgi_get(app(), '/latin', headers=headers)
     assert status == '200 OK'
-    assert response_headers['Content-Type'] == 'text/html;charset=iso8859-1'
+    assert response_headers['Content-Type'] == 'text/html;charset=iso-8859-1'
     assert body == 'caf\u00e9'.encode('latin-1')
 
 
@@ -131,7 +131,7 @@ def test_406_when_no_acceptable_charset_encodes_the_body():
     status, _, body = wsgi_get(app(), '/', headers=headers)
     assert status == '406 Not Acceptable'
     assert b'Your client sent this Accept-Charset header: iso-8859-1' in body
-    assert b'We tried these charsets: iso8859-1' in body
+    assert b'We tried these charsets: iso-8859-1' in body
 
 
 def test_forced_encoding_wins_over_client_preference():
@@ -186,7 +186,7 @@ def test_streamed_body_encoded_lazily():
     headers = {'Accept-Charset': 'iso-8859-1, utf-8;q=0'}
     status, response_headers, body = wsgi_get(app(), '/stream', headers=headers)
     assert status == '200 OK'
-    assert response_headers['Content-Type'] == 'text/html;charset=iso8859-1'
+    assert response_headers['Content-Type'] == 'text/html;charset=iso-8859-1'
     assert 'Content-Length' not in response_headers
     assert body == b'caf\xe9 bytes end'
 

@@ -131,14 +131,24 @@ class ResponseEncoder:
         return q > 0
 
     def _candidates(self, header: str | None, qvalues: dict[str, float]) -> list[str]:
-        """Charsets to try, in order, when none is forced."""
+        """Charsets to try, in order, when none is forced.
+
+        A charset the client asked for keeps the client's spelling, which
+        is what the Content-Type then declares (not Python's codec name).
+        """
         candidates = []
+        seen = set()
         if self._acceptable(self.default_encoding, header, qvalues):
             candidates.append(self.default_encoding)
-        # qvalues keeps the preference order of the header.
-        for name, q in qvalues.items():
-            if name != '*' and q > 0 and name not in candidates:
-                candidates.append(name)
+            seen.add(_codec_name(self.default_encoding))
+        # Elements come most preferred first.
+        for element in httputil.header_elements('Accept-Charset', header):
+            if element.value == '*' or element.qvalue <= 0:
+                continue
+            name = _codec_name(element.value)
+            if name is not None and name not in seen and qvalues.get(name, 0) > 0:
+                candidates.append(element.value)
+                seen.add(name)
         return candidates
 
     def _not_acceptable(self, header: str | None, tried: list[str]) -> HTTPError:
@@ -375,6 +385,12 @@ def gzip(compress_level: int = 5, mime_types: Iterable[str] = ('text/html', 'tex
     log(f'Compressing at level {compress_level}')
     response.headers['Content-Encoding'] = 'gzip'
     response.headers.pop('Content-Length', None)
+    etag = response.headers.get('ETag')
+    if etag and etag.endswith('"'):
+        # The compressed bytes are another representation: a strong tag
+        # must not also name the uncompressed one (RFC 9110, 8.8.3).
+        response.headers['ETag'] = etag[:-1] + '-gzip"'
+
     if response.stream:
         # Declare the charset now: the headers are sent before the body is read.
         charset = response._charset()
