@@ -92,3 +92,18 @@ def test_encode_declares_the_charset_as_the_client_spelled_it():
     # Only a latin charset is acceptable (utf-8, the default, is not).
     headers = wsgi_get(Application(Page()), '/', headers={'Accept-Charset': 'ISO-8859-15'})[1]
     assert headers['Content-Type'] == 'text/html;charset=ISO-8859-15'
+
+
+def test_flatten_works_with_encode_on():
+    class Page:
+        @pyframe.expose
+        @pyframe.tools.flatten()
+        def index(self):
+            def inner():
+                yield 'b'
+                yield ['c', b'd']
+            yield 'a'
+            yield inner()
+
+    status, _, body = wsgi_get(Application(Page()), '/')
+    assert (status, body) == ('200 OK', b'abcd')

@@ -199,8 +199,12 @@ class ResponseEncoder:
                 response.body = chunks
                 return
             charset, encoded = self._encode_chunks(chunks, declared, header, qvalues)
-            # One chunk: finalize sends it without encoding it again.
-            response.body = b''.join(encoded)
+            if all(isinstance(chunk, bytes) for chunk in encoded):
+                # One chunk: finalize sends it without encoding it again.
+                response.body = b''.join(encoded)
+            else:
+                # Nested iterables are left for the flatten tool.
+                response.body = encoded
         self._log(f'Encoded the response with {charset!r}')
         # finalize() declares response.default_encoding when it declares a
         # charset itself: keep it truthful.
