@@ -477,6 +477,13 @@ class Request:
             if self.protocol >= (1, 1):
                 raise HTTPError(400, "HTTP/1.1 requires a 'Host' request header.")
             host = self.local.name or self.local.ip
+            port = self.local.port
+            if port and port != (443 if self.scheme == 'https' else 80):
+                host = f'{host}:{port}'
+        elif not httputil.valid_host(host):
+            # Two Host headers (joined by a comma) or garbage: the request
+            # is ambiguous, and the value would end up in redirects.
+            raise HTTPError(400, 'Invalid Host header.')
         self.base = f'{self.scheme}://{host}'
 
     def get_resource(self, path: str) -> None:

@@ -398,6 +398,11 @@ def get(invalid_methods: Iterable[str] = ('POST', 'PUT', 'DELETE'), debug: bool 
         cache.delete()
         request.cacheable = False
         return False
+    if request.method not in ('GET', 'HEAD'):
+        # Only safe methods can be answered from (or fill) the cache, even
+        # when invalid_methods does not list the method.
+        request.cacheable = False
+        return False
     if _no_cache(request.headers, 'Pragma') or _no_cache(request.headers, 'Cache-Control'):
         # The client wants a fresh answer; it may still refresh the cache.
         request.cacheable = True
@@ -454,6 +459,9 @@ def _cacheable_response(response) -> bool:
     except ValueError:
         return False
     if code != 200 or 'Set-Cookie' in response.headers or response.__dict__.get('_cookie'):
+        return False
+    if any(element.value == '*' for element in response.headers.elements('Vary')):
+        # 'Vary: *' matches no later request (RFC 9111 4.1): never store it.
         return False
     for name in ('Cache-Control', 'Pragma'):
         for element in response.headers.elements(name):

@@ -191,6 +191,9 @@ def proxy(base: str | None = None, local: str = 'X-Forwarded-Host',
     if not _SCHEME.fullmatch(url_scheme):
         url_scheme = request.base.partition('://')[0] or request.scheme
     forwarded_host = _first(headers.get(local) or '') if local else ''
+    if forwarded_host and not httputil.valid_host(forwarded_host):
+        # A path, query or space in a host would end up in every URL built.
+        forwarded_host = ''
     new_base = forwarded_host or base or headers.get('Host') or request.base.partition('://')[2]
     if '://' not in new_base:
         new_base = f'{url_scheme.lower()}://{new_base}'

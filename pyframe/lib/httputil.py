@@ -21,7 +21,7 @@ from typing import Any, Iterable
 from urllib.parse import unquote
 
 __all__ = [
-    'add_param',
+    'add_param', 'valid_host',
     'AcceptElement', 'CaseInsensitiveDict', 'HeaderElement', 'HeaderMap', 'Host',
     'decode_TEXT', 'decode_TEXT_maybe', 'get_ranges', 'header_elements',
     'http_date', 'parse_http_date', 'parse_query_string', 'protocol_from_http',
@@ -46,6 +46,17 @@ class Host:
 
     def __repr__(self) -> str:
         return f'Host({self.ip!r}, {self.port!r}, {self.name!r})'
+
+
+# RFC 9110 7.2 / RFC 3986: a reg-name, an IPv4 address or a bracketed IPv6
+# literal, then an optional port. Commas (two Host headers joined), paths,
+# queries and spaces are excluded.
+_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+;=%-]*)(?::[0-9]*)?")
+
+
+def valid_host(value: str) -> bool:
+    """True when ``value`` is a syntactically valid Host header value."""
+    return bool(_HOST.fullmatch(value))
 
 
 _STATUS_BY_CODE = {

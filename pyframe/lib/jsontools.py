@@ -17,6 +17,12 @@ from ..errors import HTTPError
 __all__ = ['json_processor', 'json_in', 'json_handler', 'json_out']
 
 
+def _refuse_constant(name: str):
+    # NaN and Infinity are Python extensions, not JSON (RFC 8259): answering
+    # them back through json_out would send invalid documents.
+    raise ValueError(f'{name} is not valid JSON')
+
+
 def json_processor(entity) -> None:
     """Parse the JSON request entity into ``request.json`` (400 if invalid).
 
@@ -36,7 +42,7 @@ def json_processor(entity) -> None:
         raise HTTPError(400, f'The request entity could not be decoded. '
                              f'The following charsets were attempted: {tried!r}')
     try:
-        serving.request.json = json.loads(text)
+        serving.request.json = json.loads(text, parse_constant=_refuse_constant)
     except ValueError:
         raise HTTPError(400, 'Invalid JSON document') from None
 
