@@ -29,21 +29,12 @@ def wsgi_get(app, path='/', query='', method='GET', **kwargs):
     status, headers, body = _wsgi_get(app, path, query, method, **kwargs)
     return status, CaseInsensitiveDict(headers), body
 
-box = Toolbox('t_cp')
-box.allow = Tool('on_start_resource', cptools.allow)
-box.proxy = Tool('before_request_body', cptools.proxy, priority=30)
-box.response_headers = Tool('on_start_resource', cptools.response_headers)
-box.etags = Tool('before_finalize', cptools.validate_etags, priority=75)
-box.ignore_headers = Tool('before_request_body', cptools.ignore_headers)
-box.referer = Tool('before_request_body', cptools.referer)
-box.flatten = Tool('before_finalize', cptools.flatten)
-box.accept = Tool('on_start_resource', cptools.accept)
-box.redirect = Tool('on_start_resource', cptools.redirect)
-box.autovary = Tool('on_start_resource', cptools.autovary, priority=0)
-box.params = Tool('before_handler', cptools.convert_params, priority=15)
-# validate_since is no tool of its own in the reference (static files and
-# caching call it); a tool here lets the tests drive it.
-box.since = Tool('before_finalize', cptools.validate_since, priority=75)
+# The tools as registered in pyframe.tools; validate_since is no tool of
+# its own (static files and caching call it), so a box of the test's own
+# lets the tests drive it (and hold test-only tools).
+box = pyframe.tools
+since_box = Toolbox('t_cp')
+since_box.since = Tool('before_finalize', cptools.validate_since, priority=75)
 
 LAST_MODIFIED = 'Tue, 15 Nov 1994 12:45:26 GMT'
 
@@ -143,16 +134,16 @@ def md5_tag(body: bytes) -> str:
 
 
 def test_etags_autotags_sets_the_md5_of_the_body():
-    app = app_with({'t_cp.etags.on': True, 't_cp.etags.autotags': True})
+    app = app_with({'tools.etags.on': True, 'tools.etags.autotags': True})
     status, headers, body = wsgi_get(app, '/')
     assert status.startswith('200')
     assert headers['ETag'] == md5_tag(b'hello')
     # Without autotags no ETag appears.
-    assert 'ETag' not in wsgi_get(app_with({'t_cp.etags.on': True}), '/')[1]
+    assert 'ETag' not in wsgi_get(app_with({'tools.etags.on': True}), '/')[1]
 
 
 def test_etags_autotags_keeps_an_etag_the_handler_set_and_skips_errors():
-    app = app_with({'t_cp.etags.on': True, 't_cp.etags.autotags': True})
+    app = app_with({'tools.etags.on': True, 'tools.etags.autotags': True})
     assert wsgi_get(app, '/tagged')[1]['ETag'] == '"v1"'
     status, headers, _ = wsgi_get(app, '/missing')
     assert status.startswith('404') and 'ETag' not in headers
@@ -161,7 +152,7 @@ def test_etags_autotags_keeps_an_etag_the_handler_set_and_skips_errors():
 
 
 def test_if_none_match_gives_304_for_get_and_412_otherwise():
-    app = app_with({'t_cp.etags.on': True, 't_cp.etags.autotags': True})
+    app = app_with({'tools.etags.on': True, 'tools.etags.autotags': True})
     tag = md5_tag(b'hello')
     status, headers, body = wsgi_get(app, '/', headers={'If-None-Match': f'"other", {tag}'})
     assert status.startswith('304')
@@ -169,13 +160,13 @@ def test_if_none_match_gives_304_for_get_and_412_otherwise():
     assert wsgi_get(app, '/', method='HEAD', headers={'If-None-Match': tag})[0].startswith('304')
     assert wsgi_get(app, '/', headers={'If-None-Match': '"other"'})[0].startswith('200')
     assert wsgi_get(app, '/', headers={'If-None-Match': '*'})[0].startswith('304')
-    tagged = app_with({'t_cp.etags.on': True})
+    tagged = app_with({'tools.etags.on': True})
     assert wsgi_get(tagged, '/tagged', method='POST',
                     headers={'If-None-Match': '"v1"'})[0].startswith('412')
 
 
 def test_if_none_match_compares_weakly_and_if_match_strongly():
-    app = app_with({'t_cp.etags.on': True})
+    app = app_with({'tools.etags.on': True})
     assert wsgi_get(app, '/weak', headers={'If-None-Match': '"v1"'})[0].startswith('304')
     assert wsgi_get(app, '/tagged', headers={'If-None-Match': 'W/"v1"'})[0].startswith('304')
     assert wsgi_get(app, '/weak', headers={'If-Match': 'W/"v1"'})[0].startswith('412')
@@ -183,7 +174,7 @@ def test_if_none_match_compares_weakly_and_if_match_strongly():
 
 
 def test_if_match_gives_412_unless_a_tag_or_star_matches():
-    app = app_with({'t_cp.etags.on': True})
+    app = app_with({'tools.etags.on': True})
     assert wsgi_get(app, '/tagged', headers={'If-Match': '"v1"'})[0].startswith('200')
     assert wsgi_get(app, '/tagged', headers={'If-Match': '"v0", "v1"'})[0].startswith('200')
     assert wsgi_get(app, '/tagged', headers={'If-Match': '"v2"'})[0].startswith('412')
@@ -231,7 +222,7 @@ def test_if_unmodified_since_gives_412_when_modified():
 # -- allow -------------------------------------------------------------------
 
 def test_allow_defaults_to_get_and_head_and_always_sets_allow():
-    app = app_with({'t_cp.allow.on': True})
+    app = app_with({'tools.allow.on': True})
     status, headers, _ = wsgi_get(app, '/')
     assert status.startswith('200') and headers['Allow'] == 'GET, HEAD'
     status, headers, _ = wsgi_get(app, '/', method='POST')
@@ -239,17 +230,17 @@ def test_allow_defaults_to_get_and_head_and_always_sets_allow():
 
 
 def test_allow_methods_are_case_insensitive_and_may_be_one_string():
-    app = app_with({'t_cp.allow.on': True, 't_cp.allow.methods': ['post', 'Put']})
+    app = app_with({'tools.allow.on': True, 'tools.allow.methods': ['post', 'Put']})
     assert wsgi_get(app, '/', method='POST')[0].startswith('200')
     status, headers, _ = wsgi_get(app, '/', method='GET')
     assert status.startswith('405') and headers['Allow'] == 'POST, PUT'
-    single = app_with({'t_cp.allow.on': True, 't_cp.allow.methods': 'DELETE'})
+    single = app_with({'tools.allow.on': True, 'tools.allow.methods': 'DELETE'})
     assert wsgi_get(single, '/', method='DELETE')[0].startswith('200')
     assert wsgi_get(single, '/', method='POST')[0].startswith('405')
 
 
 def test_allow_get_allows_head_too():
-    app = app_with({'t_cp.allow.on': True, 't_cp.allow.methods': ['GET']})
+    app = app_with({'tools.allow.on': True, 'tools.allow.methods': ['GET']})
     status, headers, _ = wsgi_get(app, '/', method='HEAD')
     assert status.startswith('200') and headers['Allow'] == 'GET, HEAD'
 
@@ -257,12 +248,12 @@ def test_allow_get_allows_head_too():
 # -- proxy -------------------------------------------------------------------
 
 def test_proxy_without_forwarding_headers_changes_nothing():
-    app = app_with({'t_cp.proxy.on': True})
+    app = app_with({'tools.proxy.on': True})
     assert wsgi_get(app, '/echo')[2] == b'http://127.0.0.1 127.0.0.1 5555'
 
 
 def test_proxy_takes_host_scheme_and_client_from_the_headers():
-    app = app_with({'t_cp.proxy.on': True})
+    app = app_with({'tools.proxy.on': True})
     body = wsgi_get(app, '/echo', headers={
         'X-Forwarded-Host': 'www.example.com, inner.example.com',
         'X-Forwarded-Proto': 'https',
@@ -272,24 +263,24 @@ def test_proxy_takes_host_scheme_and_client_from_the_headers():
 
 
 def test_proxy_base_option_and_custom_header_names():
-    app = app_with({'t_cp.proxy.on': True, 't_cp.proxy.base': 'www.example.org'})
+    app = app_with({'tools.proxy.on': True, 'tools.proxy.base': 'www.example.org'})
     assert wsgi_get(app, '/echo')[2].startswith(b'http://www.example.org ')
-    full = app_with({'t_cp.proxy.on': True, 't_cp.proxy.local': '',
-                     't_cp.proxy.base': 'https://example.org/shop/'})
+    full = app_with({'tools.proxy.on': True, 'tools.proxy.local': '',
+                     'tools.proxy.base': 'https://example.org/shop/'})
     assert wsgi_get(full, '/echo', headers={'X-Forwarded-Host': 'evil.example'}
                     )[2].startswith(b'https://example.org/shop ')
-    custom = app_with({'t_cp.proxy.on': True, 't_cp.proxy.remote': 'X-Real-IP',
-                       't_cp.proxy.local': 'Origin'})
+    custom = app_with({'tools.proxy.on': True, 'tools.proxy.remote': 'X-Real-IP',
+                       'tools.proxy.local': 'Origin'})
     body = wsgi_get(custom, '/echo', headers={'X-Real-IP': '2001:db8::1',
                                               'Origin': 'front.example'})[2]
     assert body == b'http://front.example 2001:db8::1 5555'
 
 
 def test_proxy_ignores_an_invalid_client_address_or_an_empty_remote():
-    app = app_with({'t_cp.proxy.on': True})
+    app = app_with({'tools.proxy.on': True})
     assert wsgi_get(app, '/echo', headers={'X-Forwarded-For': 'not an ip, 1.2.3.4'}
                     )[2].endswith(b' 127.0.0.1 5555')
-    off = app_with({'t_cp.proxy.on': True, 't_cp.proxy.remote': ''})
+    off = app_with({'tools.proxy.on': True, 'tools.proxy.remote': ''})
     assert wsgi_get(off, '/echo', headers={'X-Forwarded-For': '1.2.3.4'}
                     )[2].endswith(b' 127.0.0.1 5555')
 
@@ -298,8 +289,9 @@ def test_proxy_replaces_the_remote_host_instead_of_changing_it():
     # request.remote may be shared (the class default): proxy must not
     # write into it. A hook ahead of proxy keeps the original object.
     seen = []
-    box.keep_remote = Tool('on_start_resource', lambda: seen.append(pyframe.request.remote))
-    app = app_with({'t_cp.proxy.on': True, 't_cp.keep_remote.on': True})
+    since_box.keep_remote = Tool('on_start_resource',
+                                 lambda: seen.append(pyframe.request.remote))
+    app = app_with({'tools.proxy.on': True, 't_cp.keep_remote.on': True})
     assert wsgi_get(app, '/echo', headers={'X-Forwarded-For': '198.51.100.1'}
                     )[2].endswith(b' 198.51.100.1 5555')
     assert seen[0].ip == '127.0.0.1'
@@ -308,18 +300,18 @@ def test_proxy_replaces_the_remote_host_instead_of_changing_it():
 # -- ignore_headers and response_headers ------------------------------------
 
 def test_ignore_headers_removes_range_by_default_and_named_ones():
-    app = app_with({'t_cp.ignore_headers.on': True})
+    app = app_with({'tools.ignore_headers.on': True})
     body = wsgi_get(app, '/headers', headers={'Range': 'bytes=0-1', 'X-Keep': '1'})[2]
     assert "'Range'" not in body.decode() and "'X-Keep'" in body.decode()
-    named = app_with({'t_cp.ignore_headers.on': True,
-                      't_cp.ignore_headers.headers': ['x-drop', 'X-Other']})
+    named = app_with({'tools.ignore_headers.on': True,
+                      'tools.ignore_headers.headers': ['x-drop', 'X-Other']})
     body = wsgi_get(named, '/headers', headers={'X-Drop': '1', 'Range': 'bytes=0-1'})[2]
     assert "'X-Drop'" not in body.decode() and "'Range'" in body.decode()
 
 
 def test_response_headers_sets_the_given_pairs():
-    app = app_with({'t_cp.response_headers.on': True,
-                    't_cp.response_headers.headers': [('X-Frame-Options', 'DENY'),
+    app = app_with({'tools.response_headers.on': True,
+                    'tools.response_headers.headers': [('X-Frame-Options', 'DENY'),
                                                       ('Cache-Control', 'no-store')]})
     headers = wsgi_get(app, '/')[1]
     assert headers['X-Frame-Options'] == 'DENY' and headers['Cache-Control'] == 'no-store'
@@ -328,7 +320,7 @@ def test_response_headers_sets_the_given_pairs():
 # -- referer -----------------------------------------------------------------
 
 def test_referer_accepts_matching_and_refuses_others():
-    app = app_with({'t_cp.referer.on': True, 't_cp.referer.pattern': r'https?://good\.example/'})
+    app = app_with({'tools.referer.on': True, 'tools.referer.pattern': r'https?://good\.example/'})
     assert wsgi_get(app, '/', headers={'Referer': 'http://good.example/page'})[0].startswith('200')
     status, _, body = wsgi_get(app, '/', headers={'Referer': 'http://bad.example/'})
     assert status.startswith('403') and b'Forbidden Referer header.' in body
@@ -336,9 +328,9 @@ def test_referer_accepts_matching_and_refuses_others():
 
 
 def test_referer_deny_mode_missing_and_custom_error():
-    deny = app_with({'t_cp.referer.on': True, 't_cp.referer.pattern': r'http://spam\.',
-                     't_cp.referer.accept': False, 't_cp.referer.accept_missing': True,
-                     't_cp.referer.error': 400, 't_cp.referer.message': 'No spam'})
+    deny = app_with({'tools.referer.on': True, 'tools.referer.pattern': r'http://spam\.',
+                     'tools.referer.accept': False, 'tools.referer.accept_missing': True,
+                     'tools.referer.error': 400, 'tools.referer.message': 'No spam'})
     assert wsgi_get(deny, '/')[0].startswith('200')
     assert wsgi_get(deny, '/', headers={'Referer': 'http://ok.example/'})[0].startswith('200')
     status, _, body = wsgi_get(deny, '/', headers={'Referer': 'http://spam.example/'})
@@ -348,7 +340,7 @@ def test_referer_deny_mode_missing_and_custom_error():
 # -- accept ------------------------------------------------------------------
 
 def accept_app(media):
-    return app_with({'t_cp.accept.on': True, 't_cp.accept.media': media})
+    return app_with({'tools.accept.on': True, 'tools.accept.media': media})
 
 
 def test_accept_passes_matching_and_wildcard_ranges():
@@ -389,35 +381,35 @@ def test_accept_returns_the_client_preferred_type():
 # -- autovary ----------------------------------------------------------------
 
 def test_autovary_names_the_request_headers_read():
-    app = app_with({'t_cp.autovary.on': True})
+    app = app_with({'tools.autovary.on': True})
     headers = wsgi_get(app, '/reads')[1]
     # Accept-Charset is read by the encode tool, which is on by default.
     assert headers['Vary'] == 'Accept-Charset, Accept-Language, Host, X-Custom'
     assert wsgi_get(app, '/')[1]['Vary'] == 'Accept-Charset'
     # Nothing read at all: no Vary.
-    quiet = app_with({'t_cp.autovary.on': True, 'tools.encode.on': False})
+    quiet = app_with({'tools.autovary.on': True, 'tools.encode.on': False})
     assert 'Vary' not in wsgi_get(quiet, '/')[1]
 
 
 def test_autovary_ignore_and_headers_read_by_other_tools():
-    app = app_with({'t_cp.autovary.on': True, 't_cp.autovary.ignore': ['host'],
-                    't_cp.accept.on': True, 't_cp.accept.media': 'text/html'})
+    app = app_with({'tools.autovary.on': True, 'tools.autovary.ignore': ['host'],
+                    'tools.accept.on': True, 'tools.accept.media': 'text/html'})
     assert wsgi_get(app, '/reads')[1]['Vary'] == 'Accept, Accept-Charset, Accept-Language, X-Custom'
 
 
 # -- redirect ----------------------------------------------------------------
 
 def test_redirect_internal_serves_the_target_at_the_same_url():
-    app = Application(Root(), '', {'/index': {'t_cp.redirect.on': True,
-                                              't_cp.redirect.url': '/target'}})
+    app = Application(Root(), '', {'/index': {'tools.redirect.on': True,
+                                              'tools.redirect.url': '/target'}})
     status, _, body = wsgi_get(app, '/')
     assert status.startswith('200') and body == b'target (from /)'
 
 
 def test_redirect_external_sends_the_client_there():
-    app = Application(Root(), '', {'/index': {'t_cp.redirect.on': True,
-                                              't_cp.redirect.url': '/target',
-                                              't_cp.redirect.internal': False}})
+    app = Application(Root(), '', {'/index': {'tools.redirect.on': True,
+                                              'tools.redirect.url': '/target',
+                                              'tools.redirect.internal': False}})
     status, headers, _ = wsgi_get(app, '/')
     assert status.startswith('303')
     assert headers['Location'] == 'http://127.0.0.1/target'
@@ -426,7 +418,7 @@ def test_redirect_external_sends_the_client_there():
 # -- flatten -----------------------------------------------------------------
 
 def test_flatten_sends_the_leaves_of_nested_generators():
-    app = app_with({'t_cp.flatten.on': True})
+    app = app_with({'tools.flatten.on': True})
     assert wsgi_get(app, '/nested')[2] == b'<1>[0]<2>[0][1]'
 
 
@@ -438,7 +430,7 @@ def test_without_flatten_nested_generators_do_not_make_a_body():
 # -- params ------------------------------------------------------------------
 
 def test_params_converts_by_annotation():
-    app = app_with({'t_cp.params.on': True})
+    app = app_with({'tools.params.on': True})
     assert wsgi_get(app, '/typed', 'limit=5&ratio=0.5&name=n')[2] == b"5 0.5 'n'"
     assert wsgi_get(app, '/typed', 'limit=7')[2] == b"7 1.0 'x'"
     assert wsgi_get(app, '/many', 'ids=1&ids=2')[2] == b'[1, 2]'
@@ -449,14 +441,14 @@ def test_params_converts_by_annotation():
 
 
 def test_params_conversion_failure_is_a_400_naming_the_parameter():
-    app = app_with({'t_cp.params.on': True})
+    app = app_with({'tools.params.on': True})
     status, _, body = wsgi_get(app, '/typed', 'limit=ten')
     assert status.startswith('400') and b'limit' in body
-    custom = app_with({'t_cp.params.on': True, 't_cp.params.error': 422})
+    custom = app_with({'tools.params.on': True, 'tools.params.error': 422})
     assert wsgi_get(custom, '/typed', 'limit=5&ratio=half')[0].startswith('422')
 
 
 def test_params_looks_through_decorators():
-    app = app_with({'t_cp.params.on': True}, Wrapped())
+    app = app_with({'tools.params.on': True}, Wrapped())
     assert wsgi_get(app, '/', 'count=3')[2] == b'3'
 
