@@ -29,10 +29,9 @@ def wsgi_get(app, path='/', query='', method='GET', **kwargs):
     status, headers, body = _wsgi_get(app, path, query, method, **kwargs)
     return status, CaseInsensitiveDict(headers), body
 
-# The tools as registered in pyframe.tools; validate_since is no tool of
-# its own (static files and caching call it), so a box of the test's own
-# lets the tests drive it (and hold test-only tools).
-box = pyframe.tools
+# The tools are the ones pyframe.tools registers; validate_since is no
+# tool of its own (static files and caching call it), so a box of the
+# test's own lets the tests drive it (and hold test-only tools).
 since_box = Toolbox('t_cp')
 since_box.since = Tool('before_finalize', cptools.validate_since, priority=75)
 
