@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .context import serving
-from .lib import cptools, encoding, jsontools
+from .lib import cptools, encoding, jsontools, static
 
 __all__ = ['Tool', 'HandlerTool', 'HandlerWrapperTool', 'ErrorTool', 'Toolbox', 'XMLRPCController', 'default_toolbox']
 
@@ -314,6 +314,8 @@ default_toolbox.err_redirect = ErrorTool(cptools.redirect)
 # First of all, so that it sees every header the others read.
 default_toolbox.autovary = Tool('on_start_resource', cptools.autovary, priority=0)
 default_toolbox.params = Tool('before_handler', cptools.convert_params, priority=15)
+default_toolbox.staticdir = HandlerTool(static.staticdir)
+default_toolbox.staticfile = HandlerTool(static.staticfile)
 
 # These subclass Tool, so they can only be imported once it exists.
 from .lib import caching, cpstats, xmlrpcutil  # noqa: E402

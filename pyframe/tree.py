@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from typing import Any
@@ -16,6 +17,8 @@ from .tools import Toolbox
 from .wsgi import WSGIPipeline
 
 __all__ = ['Application', 'Tree']
+
+_DEFAULT_FAVICON = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'favicon.ico')
 
 
 class Application:
@@ -199,6 +202,11 @@ class Tree:
             script_name = app.script_name
         else:
             app = Application(root, script_name)
+        if script_name == '' and app.root is not None and not hasattr(app.root, 'favicon_ico'):
+            # Browsers ask every site for /favicon.ico; give them ours
+            # (a [/favicon.ico] config section replaces it).
+            app.root.favicon_ico = sys.modules['pyframe'].tools.staticfile.handler(
+                filename=_DEFAULT_FAVICON)
         if config:
             app.merge(config)
         self.apps[script_name] = app
