@@ -205,8 +205,11 @@ class Tree:
         if script_name == '' and app.root is not None and not hasattr(app.root, 'favicon_ico'):
             # Browsers ask every site for /favicon.ico; give them ours
             # (a [/favicon.ico] config section replaces it).
-            app.root.favicon_ico = sys.modules['pyframe'].tools.staticfile.handler(
-                filename=_DEFAULT_FAVICON)
+            try:
+                app.root.favicon_ico = sys.modules['pyframe'].tools.staticfile.handler(
+                    filename=_DEFAULT_FAVICON)
+            except AttributeError:
+                pass  # a root that takes no attributes (slots) keeps its 404
         if config:
             app.merge(config)
         self.apps[script_name] = app
