@@ -75,9 +75,35 @@ class Application:
     def merge(self, config) -> None:
         """Merge a dict, filename or open file of config sections."""
         merge_config(self.config, config)
+        self._check_static_paths()
         self.config_version += 1
         # App-wide entries of [/] configure the app itself (logs, pipeline).
         self.namespaces(self.config.get('/', {}))
+
+    def _check_static_paths(self) -> None:
+        """Refuse relative static directories and files without an absolute root.
+
+        A relative path would be resolved against whatever the working
+        directory happens to be when a request comes, so it is an error
+        here, at configuration time, naming the section and the value.
+        """
+        site = sys.modules['pyframe'].config
+        for section, entries in self.config.items():
+            if not section.startswith('/') or not isinstance(entries, dict):
+                continue
+            for key, tool in (('tools.staticdir.dir', 'staticdir'),
+                              ('tools.staticfile.filename', 'staticfile')):
+                value = entries.get(key)
+                if not value or os.path.isabs(value):
+                    continue
+                root = self.find_config(section, f'tools.{tool}.root',
+                                        site.get(f'tools.{tool}.root'))
+                if not root or not os.path.isabs(root):
+                    raise ValueError(
+                        f'{key} = {value!r} in section {section!r} is relative: give an '
+                        f'absolute path, or an absolute tools.{tool}.root '
+                        f'(it is {root!r})'
+                    )
 
     def find_config(self, path: str, key: str, default: Any = None) -> Any:
         """Return ``key`` from the most specific section for ``path``."""

@@ -46,3 +46,18 @@ def test_favicon_replaced_by_config(tmp_path):
     tree.mount(Root(), '', {'/favicon.ico': {'tools.staticfile.on': True,
                                              'tools.staticfile.filename': str(icon)}})
     assert wsgi_get(tree, '/favicon.ico')[2] == icon.read_bytes()
+
+
+def test_relative_static_paths_are_refused_at_config_time(tmp_path):
+    import pytest
+
+    from pyframe.tree import Application
+
+    with pytest.raises(ValueError, match=r"tools\.staticdir\.dir = 'public' in section '/static'"):
+        Application(Root(), '', {'/static': {'tools.staticdir.on': True,
+                                             'tools.staticdir.dir': 'public'}})
+    with pytest.raises(ValueError, match='tools.staticfile.filename'):
+        Application(Root(), '', {'/f': {'tools.staticfile.filename': 'x.css'}})
+    # A relative dir under an absolute root (here or in a parent section) is fine.
+    Application(Root(), '', {'/': {'tools.staticdir.root': str(tmp_path)},
+                             '/static': {'tools.staticdir.dir': 'public'}})
