@@ -149,9 +149,16 @@ class _BodyReader:
 
 
 def _merge_params(target: dict, params: dict) -> None:
-    """Merge a parameter dict into another; values of repeated keys
-    (lists included) accumulate in a list."""
+    """Merge a parameter dict into another.
+
+    A new key keeps its value as it is (a processor may produce a list
+    that is one value); a key present in both collects both values, the
+    lists of repeated fields flattened, in a list.
+    """
     for key, value in params.items():
+        if key not in target:
+            target[key] = list(value) if isinstance(value, list) else value
+            continue
         for item in (value if isinstance(value, list) else (value,)):
             httputil.add_param(target, key, item)
 

@@ -323,3 +323,28 @@ def test_process_multipart_directly_raises_400_on_garbage():
     with pytest.raises(HTTPError) as info:
         process_multipart(entity)
     assert info.value.status == 400
+
+
+def test_a_processor_may_produce_a_list_value():
+    import csv
+    import io
+
+    import pyframe
+    from pyframe.tree import Application
+    from support import wsgi_get as call
+
+    def read_csv(entity):
+        entity.params['rows'] = list(csv.reader(io.StringIO(entity.fp.read().decode())))
+
+    class Import:
+        @pyframe.expose
+        def index(self, rows):
+            return repr(rows)
+
+    def install():
+        pyframe.request.body.processors['text/csv'] = read_csv
+
+    app = Application(Import(), '', {'/': {'hooks.before_request_body': install}})
+    status, _, body = call(app, '/', method='POST', body=b'a,b\nc,d\n',
+                           headers={'Content-Type': 'text/csv'})
+    assert (status, body) == ('200 OK', b"[['a', 'b'], ['c', 'd']]")
