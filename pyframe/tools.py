@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .context import serving
-from .lib import cptools, encoding, jsontools, static
+from .lib import auth_basic, auth_digest, cptools, encoding, jsontools, static
 
 __all__ = ['Tool', 'HandlerTool', 'HandlerWrapperTool', 'ErrorTool', 'Toolbox', 'XMLRPCController', 'default_toolbox']
 
@@ -316,6 +316,8 @@ default_toolbox.autovary = Tool('on_start_resource', cptools.autovary, priority=
 default_toolbox.params = Tool('before_handler', cptools.convert_params, priority=15)
 default_toolbox.staticdir = HandlerTool(static.staticdir)
 default_toolbox.staticfile = HandlerTool(static.staticfile)
+default_toolbox.auth_basic = Tool('before_handler', auth_basic.basic_auth, priority=1)
+default_toolbox.auth_digest = Tool('before_handler', auth_digest.digest_auth, priority=1)
 
 # These subclass Tool, so they can only be imported once it exists.
 from .lib import caching, cpstats, xmlrpcutil  # noqa: E402

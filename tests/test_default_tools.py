@@ -107,3 +107,25 @@ def test_flatten_works_with_encode_on():
 
     status, _, body = wsgi_get(Application(Page()), '/')
     assert (status, body) == ('200 OK', b'abcd')
+
+
+def test_auth_basic_through_config_sets_login():
+    import base64
+
+    from pyframe.lib import auth_basic
+
+    class Private:
+        @pyframe.expose
+        def index(self):
+            return f'hello {pyframe.request.login}'
+
+    app = Application(Private(), '', {'/': {
+        'tools.auth_basic.on': True,
+        'tools.auth_basic.realm': 'site',
+        'tools.auth_basic.checkpassword': auth_basic.checkpassword_dict({'ann': 's3cret'}),
+    }})
+    status, headers, _ = wsgi_get(app, '/')
+    assert status == '401 Unauthorized' and headers['Www-Authenticate'].startswith('Basic realm="site"')
+    token = base64.b64encode(b'ann:s3cret').decode()
+    status, _, body = wsgi_get(app, '/', headers={'Authorization': f'Basic {token}'})
+    assert (status, body) == ('200 OK', b'hello ann')
