@@ -39,12 +39,13 @@ from .urls import url
 # Last: the proxies share names with modules (pyframe/request.py ...), and a
 # module imported for the first time would replace the package attribute.
 from .context import request, response, serving, thread_data  # noqa: E402
+from .lib.sessions import session  # noqa: E402  (a proxy reading serving.session)
 
 __all__ = [
     'Application', 'Checker', 'ErrorTool', 'HandlerTool', 'HandlerWrapperTool', 'Tool', 'Toolbox', 'Config', 'HTTPError', 'HTTPRedirect', 'InternalRedirect',
     'NotFound', 'PyframeException', 'Server', 'TimeoutError',
     'Tree', 'checker', 'config', 'dispatch', 'engine', 'expose', 'log', 'popargs', 'quickstart', 'request',
-    'response', 'server', 'serving', 'thread_data', 'tools', 'tree', 'url', '__version__',
+    'response', 'server', 'serving', 'session', 'thread_data', 'tools', 'tree', 'url', '__version__',
 ]
 
 #: The process bus, with the standard plugins attached by name.

@@ -327,6 +327,10 @@ default_toolbox.expires = Tool('before_finalize', caching.expires)
 default_toolbox.cpstats = cpstats.StatsTool()
 default_toolbox.xmlrpc = xmlrpcutil.XMLRPCTool()
 
+from .lib import sessions as _sessions  # noqa: E402  (subclasses Tool too)
+
+default_toolbox.sessions = _sessions.SessionTool()
+
 #: Base class for XML-RPC services (``pyframe.tools.XMLRPCController`` too).
 XMLRPCController = xmlrpcutil.XMLRPCController
 default_toolbox.XMLRPCController = XMLRPCController

@@ -129,3 +129,19 @@ def test_auth_basic_through_config_sets_login():
     token = base64.b64encode(b'ann:s3cret').decode()
     status, _, body = wsgi_get(app, '/', headers={'Authorization': f'Basic {token}'})
     assert (status, body) == ('200 OK', b'hello ann')
+
+
+def test_sessions_through_config_with_the_session_proxy():
+    class Counter:
+        @pyframe.expose
+        def index(self):
+            pyframe.session['count'] = pyframe.session.get('count', 0) + 1
+            return str(pyframe.session['count'])
+
+    app = Application(Counter(), '', {'/': {'tools.sessions.on': True}})
+    status, headers, body = wsgi_get(app, '/')
+    assert (status, body) == ('200 OK', b'1')
+    cookie = headers['Set-Cookie'].split(';', 1)[0]
+    assert cookie.startswith('session_id=')
+    assert wsgi_get(app, '/', headers={'Cookie': cookie})[2] == b'2'
+    assert wsgi_get(app, '/')[2] == b'1'  # another client, another session

@@ -1,0 +1,823 @@
+"""Server-side sessions, keyed by a cookie: the ``sessions`` tool.
+
+Turn them on with ``tools.sessions.on = True``; handlers then read and write
+``pyframe.session`` like a dict::
+
+    pyframe.session['count'] = pyframe.session.get('count', 0) + 1
+
+Data lives in RAM by default (:class:`RamSession`); pick
+``tools.sessions.storage_class = pyframe.lib.sessions.FileSession`` and
+``tools.sessions.storage_path = '/abs/dir'`` to keep it on disk across
+restarts, or subclass :class:`Session` for another store.
+
+Safety rules this module keeps:
+
+* Ids are 40 hex digits from :func:`secrets.token_hex`. An id sent by a
+  client that is malformed, or that the store does not know (never saved,
+  expired, corrupt), is replaced by a fresh one: a client can never choose
+  its id (no session fixation). A session becomes known once it is saved,
+  so a site that never stores anything hands out a new id each time.
+* Locks are always released: at the latest when the request ends, and for
+  files by the operating system when the process dies.
+* Session files are replaced atomically, so a reader never sees half a file.
+
+``tools.sessions.locking`` decides when the session is locked against
+concurrent requests of the same client: ``'implicit'`` (the default) before
+the handler runs, ``'early'`` right after the session is created (before the
+request body is read), ``'explicit'`` only when the handler calls
+``acquire_lock()``. In every mode the lock is given up when the data is
+saved, or when the request ends.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import os
+import pickle
+import re
+import secrets
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ..context import ThreadLocalProxy, serving
+from ..tools import Tool
+from . import httputil
+
+__all__ = ['Session', 'RamSession', 'FileSession', 'LockTimeout', 'SessionTool',
+           'SessionProxy', 'session', 'init', 'save', 'close', 'expire',
+           'set_response_cookie']
+
+#: Bytes of randomness in an id (shown as twice as many hex digits).
+ID_BYTES = 20
+_VALID_ID = re.compile(r'[0-9a-f]{%d}\Z' % (2 * ID_BYTES))
+_MISSING = object()
+
+
+class LockTimeout(RuntimeError):
+    """A session lock could not be acquired within ``lock_timeout``."""
+
+
+def _site_log(message: str) -> None:
+    # pyframe imports this module while it is itself being imported.
+    sys.modules['pyframe'].log(message, 'TOOLS.SESSIONS')
+
+
+def _engine():
+    return sys.modules['pyframe'].engine
+
+
+def _seconds(value: Any) -> float | None:
+    """A lock timeout given as seconds or a timedelta, in seconds."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+class Session:
+    """The session data of one request: a dict loaded on first use.
+
+    ``id`` is None-free: a fresh id is made when the client sent none, or
+    one the store does not recognise (``missing`` is then True and
+    ``originalid`` keeps what the client sent). Extra keyword arguments set
+    attributes (``timeout``, ``locking``, storage options...).
+    """
+
+    #: Minutes after which unsaved-to data expires.
+    timeout: float = 60
+    #: Minutes between two runs of :meth:`clean_up` in the background.
+    clean_freq: float = 5
+    #: Class-level Monitor running :meth:`clean_up` (one per class).
+    clean_thread = None
+    #: When the lock is taken: 'implicit', 'early' or 'explicit'.
+    locking: str = 'implicit'
+    #: Log what the session does.
+    debug: bool = False
+    #: True once the data was read from the store.
+    loaded: bool = False
+    #: True while this instance holds the lock on its id.
+    locked: bool = False
+    #: True when the client's id was unknown (and so replaced).
+    missing: bool = False
+    #: The id the client sent (possibly malformed or unknown), or None.
+    originalid: str | None = None
+    #: True when the application called :meth:`regenerate`.
+    regenerated: bool = False
+
+    def __init__(self, id: str | None = None, **kwargs: Any) -> None:
+        #: Callables given each new id (the tool updates the cookie).
+        self.id_observers: list[Callable[[str], Any]] = []
+        self._data: dict = {}
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+        self.originalid = id
+        self._id: str | None = None
+        self.missing = False
+        if id is not None and self.valid_id(id) and self._exists_id(id):
+            self._id = id
+        else:
+            # A client-chosen id is never adopted: that would let an
+            # attacker plant an id and later ride the victim's session.
+            self.missing = id is not None
+            self._new_id()
+        if self.debug:
+            _site_log(f'Session id {self._id!r} (client sent {id!r})')
+
+    # -- ids -------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The current session id."""
+        return self._id
+
+    @id.setter
+    def id(self, value: str) -> None:
+        self._id = value
+        for observer in self.id_observers:
+            observer(value)
+
+    @staticmethod
+    def valid_id(id: Any) -> bool:
+        """True if ``id`` has the shape of an id this module makes."""
+        return isinstance(id, str) and _VALID_ID.match(id) is not None
+
+    def generate_id(self) -> str:
+        """A new random id (from the OS's cryptographic generator)."""
+        return secrets.token_hex(ID_BYTES)
+
+    def _exists_id(self, id: str) -> bool:
+        data = self._load_id(id)
+        return data is not None and data[1] > self.now()
+
+    def _new_id(self) -> None:
+        """Switch to a fresh id unknown to the store (data kept)."""
+        while True:
+            candidate = self.generate_id()
+            # 160 random bits never collide in practice; checking is cheap.
+            if not self._exists_id(candidate):
+                break
+        self.id = candidate
+
+    def regenerate(self) -> None:
+        """Give the session a new id, keeping its data; the old id dies.
+
+        Call it after a login, so an id seen before it is worthless.
+        """
+        self.regenerated = True
+        if not self.loaded:
+            self.load()
+        was_locked = self.locked
+        if was_locked:
+            self.release_lock()
+        old = self._id
+        data = self._data
+        self._delete_id(old)
+        self._new_id()
+        self._data = data
+        if was_locked:
+            self.acquire_lock()
+
+    def now(self) -> datetime.datetime:
+        """The current time, as session expiry sees it (override for tz)."""
+        return datetime.datetime.now()
+
+    # -- loading and saving ----------------------------------------------
+
+    def load(self) -> None:
+        """Read the data from the store (expired or absent: empty)."""
+        found = self._load_id(self._id)
+        if found is None or found[1] <= self.now():
+            self._data = {}
+        else:
+            self._data = found[0]
+        self.loaded = True
+        self._start_clean_thread()
+
+    def save(self) -> None:
+        """Store the data (if it was loaded since the last save) and release
+        the lock."""
+        try:
+            if self.loaded:
+                expiration = self.now() + datetime.timedelta(minutes=self.timeout)
+                self._save_id(self._id, self._data, expiration)
+                # Once the lock is gone, what we hold may go stale: touching
+                # the data again reads it afresh, and a second save (the
+                # tool's, after the handler saved) writes nothing old back.
+                self.loaded = False
+            elif self.debug:
+                _site_log('Session not loaded: nothing to save')
+        finally:
+            if self.locked:
+                self.release_lock()
+
+    def delete(self) -> None:
+        """Remove the data from the store (and forget it here)."""
+        self._delete_id(self._id)
+        self._data = {}
+        # Touching the session again starts from an empty store.
+        self.loaded = False
+
+    def clean_up(self) -> None:
+        """Remove expired sessions from the store."""
+        raise NotImplementedError
+
+    def _start_clean_thread(self) -> None:
+        cls = type(self)
+        if not self.clean_freq or cls.__dict__.get('clean_thread') is not None:
+            return
+        from ..process.plugins import Monitor
+
+        engine = _engine()
+        monitor = Monitor(engine, self.clean_up, self.clean_freq * 60,
+                          name=f'Session cleanup ({cls.__name__})')
+        with _CLASS_LOCK:
+            if cls.__dict__.get('clean_thread') is not None:
+                return
+            cls.clean_thread = monitor
+        monitor.subscribe()
+        # While the engine runs, start now; otherwise its start does it.
+        # Never starting a thread outside a running engine means servers
+        # driven without the engine (and tests) leave no thread behind.
+        from ..process.wspbus import states
+
+        if engine.state is states.STARTED:
+            monitor.start()
+
+    @classmethod
+    def stop_clean_thread(cls) -> None:
+        """Stop and unsubscribe this class's clean-up Monitor, if any."""
+        monitor = cls.__dict__.get('clean_thread')
+        if monitor is None:
+            return
+        cls.clean_thread = None
+        monitor.stop()
+        monitor.unsubscribe()
+
+    # -- storage interface for subclasses ----------------------------------
+
+    def _load_id(self, id: str) -> tuple[dict, datetime.datetime] | None:
+        """(data, expiration) stored for ``id``, or None."""
+        raise NotImplementedError
+
+    def _save_id(self, id: str, data: dict, expiration: datetime.datetime) -> None:
+        raise NotImplementedError
+
+    def _delete_id(self, id: str) -> None:
+        raise NotImplementedError
+
+    def acquire_lock(self) -> None:
+        """Get exclusive use of this session's data (blocks)."""
+        raise NotImplementedError
+
+    def release_lock(self) -> None:
+        """Give up exclusive use of the data."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        """Number of sessions in the store (not keys in this one)."""
+        raise NotImplementedError
+
+    # -- dict interface (loads on first use) -------------------------------
+
+    def _loaded_data(self) -> dict:
+        if not self.loaded:
+            self.load()
+        return self._data
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._loaded_data()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._loaded_data()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._loaded_data()[key]
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._loaded_data()
+
+    def __iter__(self) -> Iterator:
+        return iter(self._loaded_data())
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._loaded_data().get(key, default)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        return self._loaded_data().setdefault(key, default)
+
+    def pop(self, key: Any, default: Any = _MISSING) -> Any:
+        """Remove ``key`` and return its value (or ``default``; KeyError
+        when absent and no default is given)."""
+        data = self._loaded_data()
+        if default is _MISSING:
+            return data.pop(key)
+        return data.pop(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._loaded_data().update(*args, **kwargs)
+
+    def keys(self):
+        return self._loaded_data().keys()
+
+    def values(self):
+        return self._loaded_data().values()
+
+    def items(self):
+        return self._loaded_data().items()
+
+    def clear(self) -> None:
+        self._loaded_data().clear()
+
+    def __repr__(self) -> str:
+        return f'<{type(self).__name__} {self._id}>'
+
+
+_CLASS_LOCK = threading.Lock()
+
+
+class _LockTable:
+    """Per-id locks that exist only while someone uses them (no leak)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._locks: dict[str, list] = {}  # id -> [lock, users]
+
+    def acquire(self, id: str, timeout: float | None) -> bool:
+        with self._mutex:
+            entry = self._locks.setdefault(id, [threading.Lock(), 0])
+            entry[1] += 1
+        if entry[0].acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+            return True
+        self._done(id, entry)
+        return False
+
+    def release(self, id: str) -> None:
+        with self._mutex:
+            entry = self._locks[id]
+        entry[0].release()
+        self._done(id, entry)
+
+    def _done(self, id: str, entry: list) -> None:
+        with self._mutex:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[id]
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class RamSession(Session):
+    """Sessions kept in this process's memory (lost on restart).
+
+    Only for single-process deployments: other processes do not see them.
+    """
+
+    #: id -> (data, expiration), shared by every instance.
+    cache: dict[str, tuple[dict, datetime.datetime]] = {}
+    #: The per-id locks.
+    locks = _LockTable()
+    #: Seconds to wait for the lock (None: forever).
+    lock_timeout: float | None = None
+
+    def _load_id(self, id):
+        return self.cache.get(id)
+
+    def _save_id(self, id, data, expiration):
+        # A copy: later changes by this request must not leak to others
+        # before they are saved.
+        self.cache[id] = (dict(data), expiration)
+
+    def _delete_id(self, id):
+        self.cache.pop(id, None)
+
+    def clean_up(self) -> None:
+        now = self.now()
+        for id, (_, expiration) in list(self.cache.items()):
+            if expiration <= now:
+                self.cache.pop(id, None)
+
+    def acquire_lock(self) -> None:
+        if self.locked:
+            return
+        if not self.locks.acquire(self._id, _seconds(self.lock_timeout)):
+            raise LockTimeout(f'timed out waiting for the lock of session {self._id}')
+        self.locked = True
+
+    def release_lock(self) -> None:
+        if self.locked:
+            self.locked = False
+            self.locks.release(self._id)
+
+    def __len__(self) -> int:
+        return len(self.cache)
+
+
+class FileSession(Session):
+    """Sessions stored as one pickle file each in ``storage_path``.
+
+    File ``session-<id>`` holds ``(data, expiration)``; it is replaced
+    atomically. The lock is ``fcntl.flock`` on ``session-<id>.lock``, so
+    it also excludes other processes and vanishes with a killed process.
+    ``lock_timeout`` (seconds or timedelta; None waits forever) makes a
+    blocked acquire raise :class:`LockTimeout`.
+    """
+
+    SESSION_PREFIX = 'session-'
+    LOCK_SUFFIX = '.lock'
+    pickle_protocol = pickle.HIGHEST_PROTOCOL
+    storage_path: str | None = None
+    lock_timeout: float | datetime.timedelta | None = None
+
+    def __init__(self, id: str | None = None, **kwargs: Any) -> None:
+        path = kwargs.get('storage_path', self.storage_path)
+        if not path or not os.path.isabs(path):
+            raise ValueError(
+                f'FileSession storage_path must be an absolute directory, got {path!r}'
+            )
+        kwargs['storage_path'] = path
+        self._lock_fd: int | None = None
+        super().__init__(id, **kwargs)
+
+    def _path(self, id: str) -> str:
+        # valid_id() guards against ids that would step out of the directory.
+        if not self.valid_id(id):
+            raise ValueError(f'invalid session id {id!r}')
+        return os.path.join(self.storage_path, self.SESSION_PREFIX + id)
+
+    def _load_id(self, id):
+        try:
+            with open(self._path(id), 'rb') as file:
+                found = pickle.load(file)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            # Corrupt or foreign content: as if absent, never a 500.
+            _site_log(f'Unreadable session file for {id}: {exc!r}')
+            return None
+        if (isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], dict)
+                and isinstance(found[1], datetime.datetime)):
+            return found
+        return None
+
+    def _save_id(self, id, data, expiration):
+        path = self._path(id)
+        fd, temp = tempfile.mkstemp(prefix='.tmp-' + self.SESSION_PREFIX,
+                                    dir=self.storage_path)
+        try:
+            with os.fdopen(fd, 'wb') as file:
+                pickle.dump((data, expiration), file, self.pickle_protocol)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+
+    def _delete_id(self, id):
+        try:
+            os.unlink(self._path(id))
+        except (FileNotFoundError, ValueError):
+            pass
+
+    def _lock_path(self) -> str:
+        return self._path(self._id) + self.LOCK_SUFFIX
+
+    def acquire_lock(self) -> None:
+        if self.locked:
+            return
+        path = self._lock_path()
+        timeout = _seconds(self.lock_timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                if not self._flock(fd, deadline):
+                    raise LockTimeout(f'timed out waiting for the lock of session {self._id}')
+                # The holder before us unlinks the file before unlocking; if
+                # we locked such an unlinked file, ours is stale: try again.
+                try:
+                    same = os.path.samestat(os.fstat(fd), os.stat(path))
+                except FileNotFoundError:
+                    same = False
+            except BaseException:
+                os.close(fd)
+                raise
+            if same:
+                self._lock_fd = fd
+                self.locked = True
+                return
+            os.close(fd)
+
+    @staticmethod
+    def _flock(fd: int, deadline: float | None) -> bool:
+        if deadline is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return True
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.005)
+
+    def release_lock(self) -> None:
+        if not self.locked:
+            return
+        fd, self._lock_fd = self._lock_fd, None
+        self.locked = False
+        try:
+            # Unlink while still holding it, so no lock file is left behind
+            # and waiters on this inode notice it is stale.
+            os.unlink(self._lock_path())
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def clean_up(self) -> None:
+        """Remove expired and unreadable session files, and stale locks."""
+        now = self.now()
+        prefix, suffix = self.SESSION_PREFIX, self.LOCK_SUFFIX
+        try:
+            names = os.listdir(self.storage_path)
+        except FileNotFoundError:
+            return
+        for name in names:
+            full = os.path.join(self.storage_path, name)
+            if name.startswith('.tmp-' + prefix):
+                # A writer killed mid-write; live writers finish in far less.
+                self._remove_if_older(full, 3600)
+                continue
+            if not name.startswith(prefix) or name.endswith(suffix):
+                continue
+            id = name[len(prefix):]
+            if not self.valid_id(id):
+                continue
+            cleaner = type(self)(storage_path=self.storage_path, lock_timeout=0)
+            cleaner._id = id
+            try:
+                cleaner.acquire_lock()
+            except LockTimeout:
+                continue  # in use right now
+            try:
+                found = self._load_id(id)
+                if found is None or found[1] <= now:
+                    self._delete_id(id)
+            finally:
+                cleaner.release_lock()
+
+    @staticmethod
+    def _remove_if_older(path: str, seconds: float) -> None:
+        try:
+            if time.time() - os.stat(path).st_mtime > seconds:
+                os.unlink(path)
+        except OSError:
+            pass
+
+    def __len__(self) -> int:
+        prefix, suffix = self.SESSION_PREFIX, self.LOCK_SUFFIX
+        return sum(1 for name in os.listdir(self.storage_path)
+                   if name.startswith(prefix) and not name.endswith(suffix))
+
+
+# -- the tool's hooks --------------------------------------------------------
+
+_SAMESITE = (None, 'Lax', 'Strict', 'None')
+
+
+def _storage_class_by_name(storage_type: str) -> type:
+    warnings.warn("tools.sessions.storage_type is deprecated; use "
+                  "tools.sessions.storage_class", DeprecationWarning, stacklevel=3)
+    name = storage_type.title() + 'Session'
+    cls = globals().get(name)
+    if not (isinstance(cls, type) and issubclass(cls, Session)):
+        raise ValueError(f'unknown session storage_type {storage_type!r} (no {name})')
+    return cls
+
+
+def init(storage_type: str | None = None, path: str | None = None,
+         path_header: str | None = None, name: str = 'session_id',
+         timeout: float = 60, domain: str | None = None, secure: bool = False,
+         clean_freq: float = 5, persistent: bool = True, httponly: bool = False,
+         debug: bool = False, **kwargs: Any) -> None:
+    """Create the request's session (``pyframe.serving.session``) from its
+    cookie, and set the response cookie.
+
+    ``storage_class`` (default :class:`RamSession`) picks the store;
+    ``storage_type`` ('ram', 'file'...) is its deprecated spelling. ``path``
+    (or the request header ``path_header``; else '/'), ``domain``,
+    ``secure``, ``httponly`` and ``samesite`` go into the cookie, named
+    ``name``. ``timeout`` minutes is the data's lifetime and, when
+    ``persistent``, the cookie's too (otherwise it is a browser-session
+    cookie). Other keyword arguments (``locking``, ``storage_path``...) set
+    attributes of the session.
+    """
+    request = serving.request
+    # A second run (an internal redirect) keeps the session already made.
+    if getattr(request, '_session_init_flag', False):
+        return
+    request._session_init_flag = True
+    request._session_cookie_name = name
+
+    samesite = kwargs.pop('samesite', None)
+    if samesite not in _SAMESITE:
+        raise ValueError(f'tools.sessions.samesite must be one of {_SAMESITE}, got {samesite!r}')
+    locking = kwargs.get('locking', 'implicit')
+    if locking not in ('implicit', 'early', 'explicit'):
+        raise ValueError(f"tools.sessions.locking must be 'implicit', 'early' or "
+                         f"'explicit', got {locking!r}")
+
+    storage_class = kwargs.pop('storage_class', None)
+    if storage_class is None:
+        storage_class = _storage_class_by_name(storage_type) if storage_type else RamSession
+    morsel = request.cookie.get(name)
+    id = morsel.value if morsel is not None else None
+
+    kwargs['timeout'] = timeout
+    kwargs['clean_freq'] = clean_freq
+    sess = storage_class(id, **kwargs)
+    sess.debug = debug
+    serving.session = sess
+
+    def update_cookie(new_id: str) -> None:
+        # Assigning keeps the morsel's attributes (path, expiry...).
+        serving.response.cookie[name] = new_id
+    sess.id_observers.append(update_cookie)
+
+    set_response_cookie(path=path, path_header=path_header, name=name,
+                        timeout=timeout if persistent else 0, domain=domain,
+                        secure=secure, httponly=httponly, samesite=samesite)
+
+
+init.priority = 50
+
+
+def set_response_cookie(path: str | None = None, path_header: str | None = None,
+                        name: str = 'session_id', timeout: float = 60,
+                        domain: str | None = None, secure: bool = False,
+                        httponly: bool = False, samesite: str | None = None) -> None:
+    """Put the session id in the response cookie ``name``.
+
+    A false ``timeout`` (minutes) leaves out Max-Age and Expires: the
+    browser then forgets the cookie when it closes.
+    """
+    request, response = serving.request, serving.response
+    jar = response.cookie
+    jar[name] = serving.session.id
+    morsel = jar[name]
+    morsel['path'] = path or (path_header and request.headers.get(path_header)) or '/'
+    if timeout:
+        seconds = int(timeout * 60)
+        morsel['max-age'] = seconds
+        morsel['expires'] = httputil.http_date(time.time() + seconds)
+    if domain is not None:
+        morsel['domain'] = domain
+    if secure:
+        morsel['secure'] = True
+    if httponly:
+        morsel['httponly'] = True
+    if samesite is not None:
+        morsel['samesite'] = samesite
+
+
+def save() -> None:
+    """Save the session at the end of the handler's work (before_finalize).
+
+    A streamed body is produced after this hook, possibly touching the
+    session: saving then waits for the end of the request.
+    """
+    sess = getattr(serving, 'session', None)
+    request, response = serving.request, serving.response
+    if sess is None or getattr(request, '_session_saved', False):
+        return
+    request._session_saved = True
+    if response.stream:
+        request.hooks.attach('on_end_request', sess.save)
+        return
+    if not isinstance(response.body, list):
+        # A generator body runs now, so what it writes is saved too.
+        response.collapse_body()
+    sess.save()
+
+
+def close() -> None:
+    """Release the session lock, whatever happened (on_end_request)."""
+    sess = getattr(serving, 'session', None)
+    if sess is not None and sess.locked:
+        sess.release_lock()
+        if sess.debug:
+            _site_log('Lock released at the end of the request')
+
+
+close.failsafe = True
+close.priority = 90
+
+
+def expire() -> None:
+    """End the current session: delete its data and make the browser drop
+    its cookie."""
+    request, response = serving.request, serving.response
+    name = getattr(request, '_session_cookie_name', 'session_id')
+    sess = getattr(serving, 'session', None)
+    if sess is not None:
+        sess.delete()
+        # Nothing of it may be written back when the request ends.
+        request._session_saved = True
+        if sess.locked:
+            sess.release_lock()
+    response.cookie[name] = ''
+    morsel = response.cookie[name]
+    morsel['max-age'] = 0
+    morsel['expires'] = httputil.http_date(time.time() - 365 * 24 * 3600)
+    morsel['path'] = morsel['path'] or '/'
+
+
+class SessionTool(Tool):
+    """The ``sessions`` tool: a session per request, saved and unlocked
+    at the end.
+
+    Config entries are :func:`init`'s arguments, plus ``locking``,
+    ``storage_class`` and the storage's own (``storage_path``...).
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__('before_request_body', init, name)
+
+    def _lock_session(self) -> None:
+        serving.session.acquire_lock()
+
+    def _setup(self) -> None:
+        args = self._merged_args()
+        priority = self._priority_for(args)
+        hooks = serving.request.hooks
+        hooks.attach(self._point, self.callable, priority=priority, **args)
+        locking = args.get('locking', 'implicit')
+        if locking == 'implicit':
+            hooks.attach('before_handler', self._lock_session)
+        elif locking == 'early':
+            # Just after init (priority 50) made the session.
+            hooks.attach('before_request_body', self._lock_session, priority=60)
+        hooks.attach('before_finalize', save)
+        hooks.attach('on_end_request', close)
+
+    def regenerate(self) -> None:
+        """Give the current session a new id (the cookie follows)."""
+        serving.session.regenerate()
+
+
+class SessionProxy(ThreadLocalProxy):
+    """``pyframe.session``: the current thread's session, dict access too."""
+
+    __slots__ = ()
+
+    def _target(self) -> Session:
+        try:
+            return getattr(serving, self.__attrname__)
+        except AttributeError:
+            raise AttributeError(
+                'no session for this request: turn on tools.sessions'
+            ) from None
+
+    def __getattr__(self, name):
+        return getattr(self._target(), name)
+
+    def __getitem__(self, key):
+        return self._target()[key]
+
+    def __setitem__(self, key, value):
+        self._target()[key] = value
+
+    def __delitem__(self, key):
+        del self._target()[key]
+
+    def __contains__(self, key):
+        return key in self._target()
+
+    def __iter__(self):
+        return iter(self._target())
+
+    def __len__(self):
+        return len(self._target())
+
+    def __repr__(self) -> str:
+        return repr(getattr(serving, self.__attrname__, None))
+
+    def __bool__(self) -> bool:
+        return hasattr(serving, self.__attrname__)
+
+
+#: The proxy ``pyframe.session`` (reads ``pyframe.serving.session``).
+session = SessionProxy('session')
