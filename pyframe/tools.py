@@ -330,6 +330,8 @@ default_toolbox.xmlrpc = xmlrpcutil.XMLRPCTool()
 from .lib import sessions as _sessions  # noqa: E402  (subclasses Tool too)
 
 default_toolbox.sessions = _sessions.SessionTool()
+# Needs tools.sessions.on wherever it is on.
+default_toolbox.session_auth = HandlerTool(cptools.session_auth)
 
 #: Base class for XML-RPC services (``pyframe.tools.XMLRPCController`` too).
 XMLRPCController = xmlrpcutil.XMLRPCController

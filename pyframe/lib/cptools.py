@@ -24,6 +24,7 @@ __all__ = [
     'validate_etags', 'validate_since', 'allow', 'proxy', 'ignore_headers',
     'response_headers', 'referer', 'accept', 'autovary', 'redirect', 'flatten',
     'convert_params', 'log_traceback', 'log_request_headers', 'trailing_slash',
+    'SessionAuth', 'session_auth',
 ]
 
 
@@ -457,3 +458,203 @@ def trailing_slash(missing: bool = True, extra: bool = False, status: int | None
     elif request.is_index is False:
         if extra and path.endswith('/') and path != '/':
             raise HTTPRedirect(url(path[:-1], request.query_string), status or 301)
+
+
+# -- login forms backed by the session ---------------------------------------
+
+class SessionAuth:
+    """Keep a part of the site for users who logged in through a form.
+
+    The logged-in user's name sits in the session under ``session_key``;
+    the ``sessions`` tool must therefore be on wherever this runs. Paths
+    ending in ``login_screen``, ``do_login`` and ``do_logout`` are answered
+    here; any other request goes through :meth:`do_check`.
+
+    Every attribute can be replaced per instance (the ``session_auth`` tool
+    does so from its config entries). Replacements are plain callables, not
+    methods: a ``check_username_and_password`` entry is called as
+    ``func(username, password)``.
+    """
+
+    session_key = 'username'
+    debug = False
+
+    def check_username_and_password(self, username: str, password: str) -> str | None:
+        """Return an error message when the credentials are wrong, else None.
+
+        Nothing is configured by default, so every login fails: a site has
+        to say how its users are checked before anyone gets in.
+        """
+        return 'No way to check passwords is configured.'
+
+    def anonymous(self) -> str | None:
+        """The user name to give a visitor who did not log in (None: none)."""
+        return None
+
+    def on_login(self, username: str) -> None:
+        """Called once ``username`` has logged in."""
+
+    def on_logout(self, username: str) -> None:
+        """Called once ``username`` has logged out."""
+
+    def on_check(self, username: str) -> None:
+        """Called on each request of logged-in user ``username``."""
+
+    def login_screen(self, from_page: str = '..', username: str = '',
+                     error_msg: str = '', **kwargs: Any) -> bytes:
+        """The HTML login form, posting to ``do_login`` next to the page."""
+        import html
+
+        def attr(value: Any) -> str:
+            return html.escape(str(value or ''), quote=True)
+
+        page = f"""<!DOCTYPE html>
+<html><head><title>Log in</title></head>
+<body>
+<form method="post" action="do_login">
+  <p>{html.escape(str(error_msg or ''))}</p>
+  <label>Login: <input type="text" name="username" value="{attr(username)}" size="20" maxlength="80"></label><br>
+  <label>Password: <input type="password" name="password" size="20" maxlength="80"></label><br>
+  <input type="hidden" name="from_page" value="{attr(from_page)}">
+  <input type="submit" value="Log in">
+</form>
+</body></html>
+"""
+        return page.encode('utf-8')
+
+    # -- the actions -----------------------------------------------------------
+
+    def _debug_message(self, template: str, context: dict | None = None) -> None:
+        if self.debug:
+            _site_log()(template % (context or {}), 'TOOLS.SESSAUTH')
+
+    def _answer_with(self, body: bytes) -> bool:
+        """Make ``body`` (HTML) the response; True: the request is answered."""
+        response = serving.response
+        response.headers['Content-Type'] = 'text/html;charset=utf-8'
+        # A Content-Length set for the page the handler would have produced
+        # no longer describes this body.
+        response.headers.pop('Content-Length', None)
+        response.body = body
+        return True
+
+    def _safe_from_page(self, from_page: Any) -> str:
+        """``from_page`` if it stays on this site, else the default ``..``.
+
+        The login form carries from_page back to us, so anyone can craft a
+        link that would send a user who just logged in to another site (an
+        open redirect). Only paths, or absolute URLs naming this very site,
+        are kept.
+        """
+        from urllib.parse import urlsplit
+
+        if not isinstance(from_page, str) or not from_page:
+            return '..'
+        # Browsers read a backslash as a slash ("/\\evil" is "//evil"), and
+        # control characters are stripped by some before parsing.
+        if '\\' in from_page or any(ord(ch) < 32 or ord(ch) == 127 for ch in from_page):
+            return '..'
+        parts = urlsplit(from_page)
+        if parts.scheme or parts.netloc:
+            here = urlsplit(serving.request.base)
+            if (parts.scheme.lower(), parts.netloc.lower()) != (here.scheme.lower(), here.netloc.lower()):
+                return '..'
+        return from_page
+
+    def do_login(self, username: str, password: str, from_page: str = '..',
+                 **kwargs: Any) -> bool:
+        """Log the user in and redirect (303) to ``from_page``.
+
+        Wrong credentials answer with the login screen and the error.
+        """
+        response = serving.response
+        error_msg = self.check_username_and_password(username, password)
+        if error_msg:
+            body = self.login_screen(from_page, username, error_msg)
+            self._debug_message('Login failed for %(username)r', {'username': username})
+            return self._answer_with(body)
+        session = serving.session
+        # A new session id after the login: an id an attacker planted or
+        # saw before it does not become a logged-in one (session fixation).
+        session.regenerate()
+        session[self.session_key] = username
+        serving.request.login = username
+        self.on_login(username)
+        self._debug_message('%(username)r logged in', {'username': username})
+        response.headers.pop('Content-Length', None)
+        raise HTTPRedirect(self._safe_from_page(from_page), 303)
+
+    def do_logout(self, from_page: str = '..', **kwargs: Any) -> bool:
+        """Log the current user out and redirect (303) to ``from_page``."""
+        session = serving.session
+        username = session.get(self.session_key)
+        session.pop(self.session_key, None)
+        serving.request.login = None
+        if username:
+            self.on_logout(username)
+            self._debug_message('%(username)r logged out', {'username': username})
+        raise HTTPRedirect(self._safe_from_page(from_page), 303)
+
+    def do_check(self) -> bool:
+        """Let logged-in (or anonymous) users through; show others the form.
+
+        Returns True when the login screen answered the request.
+        """
+        request = serving.request
+        session = serving.session
+        username = session.get(self.session_key)
+        if not username:
+            username = self.anonymous()
+            if username:
+                session[self.session_key] = username
+        if not username:
+            here = request.script_name + request.path_info
+            if request.query_string:
+                here += '?' + request.query_string
+            self._debug_message('No user in the session: login screen for %(page)r',
+                                {'page': here})
+            return self._answer_with(self.login_screen(here))
+        request.login = username
+        self.on_check(username)
+        return False
+
+    def run(self) -> bool:
+        """Answer the login/logout paths, or check the session; True: answered."""
+        request = serving.request
+        path = request.path_info
+        params = {key: value for key, value in request.params.items()}
+        if path.endswith('login_screen'):
+            return self._answer_with(self.login_screen(**params))
+        if path.endswith('do_login') or path.endswith('do_logout'):
+            if request.method != 'POST':
+                serving.response.headers['Allow'] = 'POST'
+                raise HTTPError(405)
+            if path.endswith('do_logout'):
+                return self.do_logout(**params)
+            # A repeated field arrives as a list; it is no valid credential.
+            for name in ('username', 'password'):
+                if not isinstance(params.get(name, ''), str):
+                    params[name] = ''
+                params.setdefault(name, '')
+            return self.do_login(**params)
+        return self.do_check()
+
+
+def session_auth(**kwargs: Any) -> bool:
+    """The ``session_auth`` tool: run a :class:`SessionAuth` for the request.
+
+    Each keyword (a config entry of the tool) replaces the attribute of
+    that name on the instance: ``check_username_and_password``,
+    ``anonymous``, ``on_login``, ``login_screen``, ``session_key``,
+    ``debug``... Returns True when the request was answered here.
+    """
+    auth = SessionAuth()
+    for name, value in kwargs.items():
+        if not hasattr(SessionAuth, name):
+            raise TypeError(f'session_auth has no option {name!r}')
+        setattr(auth, name, value)
+    return auth.run()
+
+
+# Log-ins must be checked before the other handler tools look at the request.
+session_auth.priority = 50  # type: ignore[attr-defined]
