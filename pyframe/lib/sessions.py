@@ -49,7 +49,8 @@ from ..context import ThreadLocalProxy, serving
 from ..tools import Tool
 from . import httputil
 
-__all__ = ['Session', 'RamSession', 'FileSession', 'LockTimeout', 'SessionTool',
+__all__ = ['Session', 'RamSession', 'FileSession', 'MemcachedSession', 'RedisSession',
+           'LockTimeout', 'SessionTool',
            'SessionProxy', 'session', 'init', 'save', 'close', 'expire',
            'set_response_cookie']
 
@@ -591,6 +592,288 @@ class FileSession(Session):
         prefix, suffix = self.SESSION_PREFIX, self.LOCK_SUFFIX
         return sum(1 for name in os.listdir(self.storage_path)
                    if name.startswith(prefix) and not name.endswith(suffix))
+
+
+# -- shared stores (memcached, redis) ----------------------------------------
+
+#: Clients shared by every session of a process, keyed by their settings:
+#: connecting per request would cost a round trip, and both client kinds
+#: used here are safe to share between threads (they pool connections).
+_CLIENTS: dict[tuple, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _shared_client(key: tuple, make: Callable[[], Any]) -> Any:
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _CLIENTS[key] = make()
+        return client
+
+
+def _valid_stored(found: Any) -> bool:
+    return (isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], dict)
+            and isinstance(found[1], datetime.datetime))
+
+
+class _NetworkSession(Session):
+    """What the memcached and redis stores share: pickled ``(data,
+    expiration)`` values under ``key_prefix + id``, the store's own expiry
+    instead of a clean-up thread, and a lock that is a key of its own.
+
+    The lock key holds a random token and has a time to live
+    (``lock_ttl`` seconds), so it excludes other threads, processes and
+    machines alike, and a process killed while holding it blocks the others
+    for at most ``lock_ttl``. A request that holds the lock longer than
+    that loses its exclusivity: keep ``lock_ttl`` above the slowest
+    request. ``lock_timeout`` (seconds or timedelta; None waits forever)
+    makes a blocked acquire raise :class:`LockTimeout`.
+
+    The store must be trusted: its values are unpickled.
+    """
+
+    key_prefix: str = 'pyframe-session-'
+    lock_suffix: str = '.lock'
+    pickle_protocol = pickle.HIGHEST_PROTOCOL
+    lock_timeout: float | datetime.timedelta | None = None
+    #: Seconds after which a lock left behind (by a dead process) expires.
+    lock_ttl: float = 60
+    #: Longest pause between two attempts at a busy lock, in seconds.
+    lock_poll_max: float = 0.05
+
+    def __init__(self, id: str | None = None, **kwargs: Any) -> None:
+        self._lock_key: str | None = None
+        self._lock_token: bytes | None = None
+        super().__init__(id, **kwargs)
+
+    def _key(self, id: str) -> str:
+        # Ids come from clients: only well-formed ones may become keys
+        # (memcached keys must not hold spaces or control characters).
+        if not self.valid_id(id):
+            raise ValueError(f'invalid session id {id!r}')
+        return self.key_prefix + id
+
+    def _dump(self, data: dict, expiration: datetime.datetime) -> bytes:
+        return pickle.dumps((data, expiration), self.pickle_protocol)
+
+    def _undump(self, id: str, raw: bytes | None) -> tuple[dict, datetime.datetime] | None:
+        if raw is None:
+            return None
+        try:
+            found = pickle.loads(raw)
+        except Exception as exc:
+            # Corrupt or foreign content: as if absent, never a 500.
+            _site_log(f'Unreadable stored session {id}: {exc!r}')
+            return None
+        return found if _valid_stored(found) else None
+
+    def _ttl_seconds(self, expiration: datetime.datetime) -> int:
+        """Whole seconds (at least 1) the store should keep data that
+        expires at ``expiration``."""
+        return max(1, int((expiration - self.now()).total_seconds() + 0.999))
+
+    # -- locking: the store-specific parts are _try_lock and _unlock ------
+
+    def _try_lock(self, key: str, token: bytes) -> bool:
+        """Create ``key`` holding ``token`` if it does not exist."""
+        raise NotImplementedError
+
+    def _unlock(self, key: str, token: bytes) -> bool:
+        """Delete ``key`` if it still holds ``token``; True if it did."""
+        raise NotImplementedError
+
+    def acquire_lock(self) -> None:
+        if self.locked:
+            return
+        key = self._key(self._id) + self.lock_suffix
+        # Unique per acquisition, so a holder whose lock expired and was
+        # taken over can never release the new holder's lock.
+        token = secrets.token_hex(16).encode('ascii')
+        timeout = _seconds(self.lock_timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.002
+        while not self._try_lock(key, token):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise LockTimeout(f'timed out waiting for the lock of session {self._id}')
+            time.sleep(pause)
+            # Back off a little: a long wait need not hammer the store.
+            pause = min(pause * 2, self.lock_poll_max)
+        self._lock_key, self._lock_token = key, token
+        self.locked = True
+
+    def release_lock(self) -> None:
+        if not self.locked:
+            return
+        key, token = self._lock_key, self._lock_token
+        self.locked = False
+        self._lock_key = self._lock_token = None
+        if not self._unlock(key, token) and self.debug:
+            _site_log(f'Lock of session {self._id} had expired before its release')
+
+    def clean_up(self) -> None:
+        """Nothing to do: the store expires data and locks by itself."""
+
+    def _start_clean_thread(self) -> None:
+        # The store expires entries itself: a clean-up thread would only
+        # wake up to do nothing.
+        return
+
+
+class MemcachedSession(_NetworkSession):
+    """Sessions stored in memcached, shared by every process using it.
+
+    ``servers`` (``tools.sessions.servers``) lists ``'host:port'``
+    addresses; with several, ids are spread over them by hashing. Needs
+    ``pymemcache`` (``pip install pyframe[memcached]``). Memcached may
+    evict data early when it runs out of memory: such a session simply
+    starts afresh. Lock TTLs are whole seconds.
+    """
+
+    servers: list[str] = ['127.0.0.1:11211']
+    #: Seconds to wait for memcached to connect or answer.
+    socket_timeout: float = 5.0
+
+    #: Memcached reads a time to live above 30 days as a Unix time.
+    _MAX_RELATIVE_TTL = 30 * 24 * 3600
+
+    @staticmethod
+    def _address(server: str) -> tuple[str, int]:
+        host, sep, port = server.rpartition(':')
+        if not sep:
+            return server, 11211
+        return host.strip('[]'), int(port)
+
+    @property
+    def client(self) -> Any:
+        """The pymemcache client for ``servers`` (shared by the process)."""
+        servers = [self.servers] if isinstance(self.servers, str) else list(self.servers)
+        addresses = tuple(self._address(server) for server in servers)
+        return _shared_client(('memcached', addresses, self.socket_timeout),
+                              lambda: self._make_client(addresses))
+
+    def _make_client(self, addresses: tuple[tuple[str, int], ...]) -> Any:
+        try:
+            from pymemcache.client.base import PooledClient
+            from pymemcache.client.hash import HashClient
+        except ImportError as exc:
+            raise ImportError('MemcachedSession needs pymemcache: '
+                              'pip install pyframe[memcached]') from exc
+        # Replies are always awaited (noreply off): a lock `add` without
+        # its answer could not tell who won.
+        options = dict(connect_timeout=self.socket_timeout, timeout=self.socket_timeout,
+                       default_noreply=False)
+        if len(addresses) == 1:
+            return PooledClient(addresses[0], **options)
+        return HashClient(list(addresses), use_pooling=True, **options)
+
+    def _expire(self, seconds: int) -> int:
+        if seconds > self._MAX_RELATIVE_TTL:
+            return int(time.time()) + seconds
+        return seconds
+
+    def _load_id(self, id):
+        return self._undump(id, self.client.get(self._key(id)))
+
+    def _save_id(self, id, data, expiration):
+        self.client.set(self._key(id), self._dump(data, expiration),
+                        expire=self._expire(self._ttl_seconds(expiration)))
+
+    def _delete_id(self, id):
+        try:
+            self.client.delete(self._key(id))
+        except ValueError:
+            pass
+
+    def _lock_expire(self) -> int:
+        return max(1, int(_seconds(self.lock_ttl) + 0.999))
+
+    def _try_lock(self, key, token):
+        return bool(self.client.add(key, token, expire=self._lock_expire()))
+
+    def _unlock(self, key, token):
+        client = self.client
+        value, cas = client.gets(key)
+        if value != token:
+            return False
+        # Memcached has no "delete if unchanged"; a compare-and-swap to a
+        # tombstone is. It fails if the lock expired and someone else took
+        # it since our read. The tombstone keeps the lock's TTL so that, if
+        # we die right here, it still expires like a lock would.
+        if not client.cas(key, b'released', cas, expire=self._lock_expire()):
+            return False
+        client.delete(key)
+        return True
+
+
+class RedisSession(_NetworkSession):
+    """Sessions stored in redis, shared by every process using it.
+
+    Connects to ``url`` (``tools.sessions.url``), or to ``host``/``port``/
+    ``db`` when ``host`` is set. Needs ``redis`` (``pip install
+    pyframe[redis]``). Data and locks expire by redis's own TTLs.
+    """
+
+    url: str = 'redis://127.0.0.1:6379/0'
+    host: str | None = None
+    port: int = 6379
+    db: int = 0
+    #: Seconds to wait for redis to connect or answer.
+    socket_timeout: float = 5.0
+
+    # Deletes the lock only while it still holds our token; run by redis
+    # as one step, so no other client can take the lock in between.
+    _RELEASE_SCRIPT = (
+        "if redis.call('get', KEYS[1]) == ARGV[1] then "
+        "return redis.call('del', KEYS[1]) else return 0 end"
+    )
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client for this configuration (shared by the process)."""
+        where = (self.host, self.port, self.db) if self.host is not None else (self.url,)
+        return _shared_client(('redis', where, self.socket_timeout), self._make_client)
+
+    def _make_client(self) -> Any:
+        try:
+            import redis
+        except ImportError as exc:
+            raise ImportError('RedisSession needs redis-py: '
+                              'pip install pyframe[redis]') from exc
+        options = dict(socket_timeout=self.socket_timeout,
+                       socket_connect_timeout=self.socket_timeout)
+        if self.host is not None:
+            client = redis.Redis(host=self.host, port=int(self.port), db=int(self.db),
+                                 **options)
+        else:
+            client = redis.Redis.from_url(self.url, **options)
+        client.pyframe_release = client.register_script(self._RELEASE_SCRIPT)
+        return client
+
+    def _load_id(self, id):
+        return self._undump(id, self.client.get(self._key(id)))
+
+    def _save_id(self, id, data, expiration):
+        self.client.set(self._key(id), self._dump(data, expiration),
+                        ex=self._ttl_seconds(expiration))
+
+    def _delete_id(self, id):
+        try:
+            self.client.delete(self._key(id))
+        except ValueError:
+            pass
+
+    def _try_lock(self, key, token):
+        ttl_ms = max(1, int(_seconds(self.lock_ttl) * 1000))
+        return bool(self.client.set(key, token, nx=True, px=ttl_ms))
+
+    def _unlock(self, key, token):
+        client = self.client
+        return bool(client.pyframe_release(keys=[key], args=[token], client=client))
+
+    def __len__(self) -> int:
+        """Number of sessions stored (scans the keys with the prefix)."""
+        return sum(1 for key in self.client.scan_iter(match=self.key_prefix + '*', count=500)
+                   if not key.endswith(self.lock_suffix.encode()))
 
 
 # -- the tool's hooks --------------------------------------------------------
