@@ -181,10 +181,15 @@ def process_urlencoded(entity: Entity) -> None:
         entity.charset = charset
         _merge_params(entity.params, params)
         return
-    raise HTTPError(
+    raise _undecodable(entity.charsets_to_try())
+
+
+def _undecodable(tried: list[str]) -> HTTPError:
+    """The 400 for an entity none of the ``tried`` charsets decodes."""
+    return HTTPError(
         400,
         f'The request entity could not be decoded. The following charsets '
-        f'were attempted: {entity.charsets_to_try()!r}',
+        f'were attempted: {tried!r}',
     )
 
 
@@ -491,6 +496,20 @@ class Entity:
         """The entity's content stream."""
         raise NotImplementedError
 
+    def decode_text(self, data: bytes, charsets: list[str] | None = None) -> str:
+        """Decode ``data`` with the first of ``charsets`` (default:
+        :meth:`charsets_to_try`) that works, remembering it in
+        :attr:`charset`; 400 when none does."""
+        tried = self.charsets_to_try() if charsets is None else charsets
+        for charset in tried:
+            try:
+                text = data.decode(charset)
+            except (UnicodeDecodeError, LookupError):
+                continue
+            self.charset = charset
+            return text
+        raise _undecodable(tried)
+
     def charsets_to_try(self) -> list[str]:
         """The charsets to attempt: the declared one first, then the others."""
         declared = self.content_type.params.get('charset') if self.content_type else None
@@ -619,22 +638,10 @@ class Part(Entity):
         form's ``_charset_``), then the attempt charsets; 400 when none
         decodes it.
         """
-        data = self.raw()
         tried = self.charsets_to_try()
         if charset_hint and not (self.content_type and 'charset' in self.content_type.params):
             tried = [charset_hint] + [c for c in tried if c.lower() != charset_hint.lower()]
-        for charset in tried:
-            try:
-                text = data.decode(charset)
-            except (UnicodeDecodeError, LookupError):
-                continue
-            self.charset = charset
-            return text
-        raise HTTPError(
-            400,
-            f'The request entity could not be decoded. The following charsets '
-            f'were attempted: {tried!r}',
-        )
+        return self.decode_text(self.raw(), tried)
 
     @property
     def value(self) -> Any:

@@ -29,18 +29,7 @@ def json_processor(entity) -> None:
     The bytes are decoded with the entity's charsets (the one its
     Content-Type names first, then ``attempt_charsets``).
     """
-    raw = entity.fp.read()
-    tried = entity.charsets_to_try()
-    for charset in tried:
-        try:
-            text = raw.decode(charset)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        entity.charset = charset
-        break
-    else:
-        raise HTTPError(400, f'The request entity could not be decoded. '
-                             f'The following charsets were attempted: {tried!r}')
+    text = entity.decode_text(entity.fp.read())
     try:
         serving.request.json = json.loads(text, parse_constant=_refuse_constant)
     except ValueError:

@@ -411,21 +411,12 @@ def staticdir(section: str, dir: str, root: str = '', match: str = '',
     files whose real location (symlinks followed) is outside it.
     """
     request = serving.request
-    if request.method not in ('GET', 'HEAD'):
-        _debug(debug, f'method {request.method} not served')
+    if not _wanted(match, debug):
         return False
-    if match and not re.search(match, request.path_info):
-        _debug(debug, f'{request.path_info!r} does not match {match!r}')
-        return False
-
-    given = dir
-    dir = os.path.expanduser(dir)
-    if not os.path.isabs(dir):
-        if not root or not os.path.isabs(os.path.expanduser(root)):
-            raise ValueError(
-                'Static dir requires an absolute dir (or root). '
-                f'Section {section!r} has dir {given!r} and root {root!r}.')
-        dir = os.path.join(os.path.expanduser(root), dir)
+    dir = _under_root(
+        dir, root,
+        'Static dir requires an absolute dir (or root). '
+        f'Section {section!r} has dir {dir!r} and root {root!r}.')
 
     # The part of the URL below the section that configured the tool.
     if section == 'global':
@@ -471,18 +462,34 @@ def staticfile(filename: str, root: str | None = None, match: str = '',
     configuration error (ValueError). Only GET and HEAD are served; a
     missing file is left to the application.
     """
+    if not _wanted(match, debug):
+        return False
+    filename = _under_root(
+        filename, root,
+        f"Static file requires an absolute filename (or root): got {filename!r}"
+        f" with root {root!r}.")
+    return _attempt(filename, content_types, debug)
+
+
+def _wanted(match: str, debug: bool) -> bool:
+    """Whether the static tools serve this request: GET or HEAD, and a path
+    matching ``match`` (a regular expression) when one is given."""
     request = serving.request
     if request.method not in ('GET', 'HEAD'):
+        _debug(debug, f'method {request.method} not served')
         return False
     if match and not re.search(match, request.path_info):
         _debug(debug, f'{request.path_info!r} does not match {match!r}')
         return False
-    given = filename
-    filename = os.path.expanduser(filename)
-    if not os.path.isabs(filename):
-        if not root or not os.path.isabs(os.path.expanduser(root)):
-            raise ValueError(
-                f"Static file requires an absolute filename (or root): got {given!r}"
-                f" with root {root!r}.")
-        filename = os.path.join(os.path.expanduser(root), filename)
-    return _attempt(filename, content_types, debug)
+    return True
+
+
+def _under_root(path: str, root: str | None, error: str) -> str:
+    """``path`` made absolute with ``root``; ValueError(``error``) when it
+    cannot be (a relative path with no absolute root)."""
+    path = os.path.expanduser(path)
+    if os.path.isabs(path):
+        return path
+    if not root or not os.path.isabs(os.path.expanduser(root)):
+        raise ValueError(error)
+    return os.path.join(os.path.expanduser(root), path)
