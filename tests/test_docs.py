@@ -17,9 +17,9 @@ DOCS = REPO / 'docs'
 def python_blocks():
     """Yield (file name, block number, code) for every Python code block."""
     pattern = re.compile(r'^\.\. code-block:: python\n\n((?:(?:    .*)?\n)+)', re.M)
-    for page in sorted(DOCS.glob('*.rst')):
+    for page in sorted(DOCS.rglob('*.rst')):
         for number, match in enumerate(pattern.finditer(page.read_text()), 1):
-            yield pytest.param(textwrap.dedent(match.group(1)), id=f'{page.name}-{number}')
+            yield pytest.param(textwrap.dedent(match.group(1)), id=f'{page.relative_to(DOCS)}-{number}')
 
 
 @pytest.mark.parametrize('code', list(python_blocks()))
