@@ -19,6 +19,10 @@ from typing import Any
 from .context import serving
 from .tools import Toolbox, add_tool_entry, run_tool_actions, tool_actions
 
+
+def _priority(hook) -> int:
+    return hook.priority
+
 __all__ = ['RequestPlan']
 
 
@@ -73,10 +77,39 @@ def _toolbox_step(toolbox: Toolbox, entries: dict):
         add_tool_entry(toolmap, toolbox.namespace, key, value)
     actions = tool_actions(toolbox, toolmap)
     namespace = toolbox.namespace
+    by_point = _hooks_by_point(actions)
+
+    if by_point is None:
+        def step():
+            # Each request gets its own copy: tools may read and change it.
+            serving.request.toolmaps[namespace] = {
+                name: dict(args) for name, args in toolmap.items()}
+            run_tool_actions(actions)
+        return step
 
     def step():
-        # Each request gets its own copy: tools may read and change it.
-        serving.request.toolmaps[namespace] = {
-            name: dict(args) for name, args in toolmap.items()}
-        run_tool_actions(actions)
+        request = serving.request
+        request.toolmaps[namespace] = {name: dict(args) for name, args in toolmap.items()}
+        hooks = request.hooks
+        for point, ready in by_point:
+            if hooks.get(point):
+                for hook in ready:
+                    hooks.add(point, hook)
+            else:
+                # Nothing attached there yet: the sorted list is the answer.
+                dict.__setitem__(hooks, point, list(ready))
     return step
+
+
+def _hooks_by_point(actions: list) -> list | None:
+    """The ready hooks of ``actions`` sorted per point, or None when some
+    tool must be set up per request (its hooks could interleave)."""
+    by_point: dict[str, list] = {}
+    for action in actions:
+        if not isinstance(action, tuple):
+            return None
+        point, hook = action
+        # sorted() is stable: equal priorities keep config order, as
+        # HookMap.add would.
+        by_point.setdefault(point, []).append(hook)
+    return [(point, sorted(hooks, key=_priority)) for point, hooks in by_point.items()]

@@ -36,7 +36,7 @@ from .errors import format_exc
 from .lib import httputil, reprconf
 from .log import log_request_error
 
-__all__ = ['Hook', 'HookMap', 'Request', 'Response', 'hookpoints']
+__all__ = ['Hook', 'HookMap', 'Request', 'Response', 'hookpoints', 'translate_headers']
 
 #: The hook points, in the order a successful request reaches them.
 hookpoints = (
@@ -45,6 +45,38 @@ hookpoints = (
     'before_error_response', 'after_error_response',
 )
 _HOOKPOINTS = frozenset(hookpoints)
+
+# CGI-style environ keys that carry request headers without an HTTP_ prefix.
+_SPECIAL_HEADERS = {
+    'CONTENT_TYPE': 'Content-Type',
+    'CONTENT_LENGTH': 'Content-Length',
+    'HTTP_CGI_AUTHORIZATION': 'Authorization',
+}
+# HTTP_FOO_BAR -> Foo-Bar, computed once per distinct key.
+_header_names: dict[str, str] = {}
+# The other way: Foo-Bar -> HTTP_FOO_BAR, for single-header lookups.
+# Authorization may arrive under two keys, so it always goes through the map.
+_ENVIRON_KEYS: dict[str, str | None] = {
+    'Content-Type': 'CONTENT_TYPE', 'Content-Length': 'CONTENT_LENGTH', 'Authorization': None,
+}
+
+
+def translate_headers(environ: dict) -> list[tuple[str, str]]:
+    """Return the request headers of a WSGI environ as (name, value) pairs."""
+    headers = []
+    for key, value in environ.items():
+        name = _header_names.get(key)
+        if name is None:
+            if key in _SPECIAL_HEADERS:
+                name = _SPECIAL_HEADERS[key]
+            elif key.startswith('HTTP_'):
+                name = key[5:].replace('_', '-').title()
+            else:
+                continue
+            if len(_header_names) < 1024:
+                _header_names[key] = name
+        headers.append((name, value))
+    return headers
 
 
 def _priority(hook: Hook) -> int:
@@ -238,18 +270,14 @@ class Request:
     protocol = (1, 1)
     #: Parameters from the query string and the body; repeated keys give lists.
     params: dict = {}
-    #: The request headers as received: a list of (name, value).
-    header_list: list = []
-    #: The request headers (case-insensitive).
-    headers = httputil.HeaderMap()
+    #: The WSGI environ the request came from (None outside of WSGI).
+    wsgi_environ = None
     #: The request body stream (``wsgi.input``).
     rfile = None
     #: Read and parse the body before the handler runs.
     process_request_body = True
     #: Methods whose requests carry a body to process.
     methods_with_bodies = ('POST', 'PUT', 'PATCH')
-    #: The request body (a RequestBody) once dispatch has run.
-    body = None
     #: The dispatcher used to find the handler (config ``request.dispatch``).
     dispatch = None
     #: Where the application is mounted.
@@ -329,6 +357,76 @@ class Request:
     def cookie(self, value: http.cookies.SimpleCookie) -> None:
         self.__dict__['_cookie'] = value
 
+    # Headers and body are built on first use: a plain GET whose handler
+    # never looks at them costs neither the translation of the environ
+    # nor a RequestBody.
+
+    @property
+    def header_list(self) -> list[tuple[str, str]]:
+        """The request headers as received: a list of (name, value)."""
+        pairs = self.__dict__.get('_header_list')
+        if pairs is None:
+            environ = self.wsgi_environ
+            pairs = translate_headers(environ) if environ is not None else []
+            self.__dict__['_header_list'] = pairs
+        return pairs
+
+    @header_list.setter
+    def header_list(self, value: list) -> None:
+        self.__dict__['_header_list'] = value
+        self.__dict__.pop('_headers', None)
+
+    @property
+    def headers(self) -> httputil.HeaderMap:
+        """The request headers (a case-insensitive :class:`~pyframe.lib.httputil.HeaderMap`)."""
+        headers = self.__dict__.get('_headers')
+        if headers is None:
+            if '_header_list' in self.__dict__ or self.wsgi_environ is None:
+                headers = httputil.HeaderMap(self.header_list)
+            else:
+                # translate_headers gives names already in title case.
+                headers = httputil.HeaderMap()
+                dict.update(headers, self.header_list)
+            self.__dict__['_headers'] = headers
+        return headers
+
+    @headers.setter
+    def headers(self, value: httputil.HeaderMap) -> None:
+        self.__dict__['_headers'] = value
+
+    def _header(self, name: str, default: str | None = None) -> str | None:
+        """One request header by its title-case name, without building the map."""
+        headers = self.__dict__.get('_headers')
+        if headers is not None or self.wsgi_environ is None or '_header_list' in self.__dict__:
+            return self.headers.get(name, default)
+        key = _ENVIRON_KEYS.get(name, '')
+        if key == '':
+            key = 'HTTP_' + name.upper().replace('-', '_')
+            if len(_ENVIRON_KEYS) < 1024:
+                _ENVIRON_KEYS[name] = key
+        elif key is None:
+            return self.headers.get(name, default)
+        return self.wsgi_environ.get(key, default)
+
+    @property
+    def body(self):
+        """The request body (a :class:`~pyframe.body.RequestBody`) once
+        dispatch has run; None before."""
+        body = self.__dict__.get('_request_body')
+        if body is None and self.__dict__.get('_body_ready'):
+            body = self.__dict__['_request_body'] = RequestBody(
+                self.rfile, self.headers, request_params=self.params)
+        return body
+
+    @body.setter
+    def body(self, value) -> None:
+        self.__dict__['_request_body'] = value
+
+    def _has_entity(self) -> bool:
+        """True when the request says a body follows its headers."""
+        length = self._header('Content-Length')
+        return bool(length and length != '0') or self._header('Transfer-Encoding') is not None
+
     def close(self) -> None:
         """Run the ``on_end_request`` hooks (once) and drop an unread body."""
         if not self.closed:
@@ -338,8 +436,11 @@ class Request:
                 self.hooks.run('on_end_request')
             finally:
                 self.stage = 'close'
-                if self.body is not None:
-                    self.body.drain()
+                body = self.__dict__.get('_request_body')
+                if body is None and self.__dict__.get('_entity'):
+                    body = self.body
+                if body is not None:
+                    body.drain()
 
     # -- the whole request --------------------------------------------------
 
@@ -365,10 +466,12 @@ class Request:
             if query_string:
                 url = f'{url}?{query_string}'
             self.request_line = f'{method} {url} {req_protocol}'
-            self.header_list = headers
-            self.headers = httputil.HeaderMap(headers)
+            if headers is not None:
+                # Given explicitly; None means "from wsgi_environ, on first use".
+                self.header_list = headers
             self.rfile = rfile
-            self.body = None
+            self.__dict__['_body_ready'] = False
+            self.__dict__.pop('_request_body', None)
             self.handler = None
             self.script_name = self.app.script_name
             self.path_info = (path or '/')[len(self.script_name):] or '/'
@@ -435,7 +538,12 @@ class Request:
         self.stage = 'get_resource'
         self.get_resource(path_info)
 
-        self.body = RequestBody(self.rfile, self.headers, request_params=self.params)
+        self.__dict__['_body_ready'] = True
+        if self._has_entity():
+            self.__dict__['_entity'] = True
+            # Made now so that a bad Content-Length is a 400 whatever the
+            # handler does; bodyless requests make theirs on first use.
+            self.body  # noqa: B018
         self.app.apply_request_config(self)
 
         self.stage = 'on_start_resource'
@@ -472,7 +580,7 @@ class Request:
 
     def process_headers(self) -> None:
         """Check the Host header and compute :attr:`base`."""
-        host = self.headers.get('Host')
+        host = self._header('Host')
         if not host:
             if self.protocol >= (1, 1):
                 raise HTTPError(400, "HTTP/1.1 requires a 'Host' request header.")

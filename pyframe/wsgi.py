@@ -15,40 +15,12 @@ from typing import Any
 from .context import serving
 from .errors import InternalRedirect, format_exc
 from .lib import httputil
-from .request import bare_error
+from .request import bare_error, translate_headers
 
 __all__ = [
     'AppResponse', 'ExceptionTrapper', 'InternalRedirector', 'WSGIPipeline',
     'respond', 'translate_headers',
 ]
-
-# CGI-style environ keys that carry request headers without an HTTP_ prefix.
-_SPECIAL_HEADERS = {
-    'CONTENT_TYPE': 'Content-Type',
-    'CONTENT_LENGTH': 'Content-Length',
-    'HTTP_CGI_AUTHORIZATION': 'Authorization',
-}
-# HTTP_FOO_BAR -> Foo-Bar, computed once per distinct key.
-_header_names: dict[str, str] = {}
-
-
-def translate_headers(environ: dict) -> list[tuple[str, str]]:
-    """Return the request headers of a WSGI environ as (name, value) pairs."""
-    headers = []
-    for key, value in environ.items():
-        name = _header_names.get(key)
-        if name is None:
-            if key in _SPECIAL_HEADERS:
-                name = _SPECIAL_HEADERS[key]
-            elif key.startswith('HTTP_'):
-                name = key[5:].replace('_', '-').title()
-            else:
-                continue
-            if len(_header_names) < 1024:
-                _header_names[key] = name
-        headers.append((name, value))
-    return headers
-
 
 def _recode(text: str, encoding: str) -> str:
     # PEP 3333 hands paths over as latin-1 decoded bytes; undo that and
@@ -86,16 +58,22 @@ def _run_request(app, environ: dict):
         request.multiprocess = environ.get('wsgi.multiprocess', False)
         request.wsgi_environ = environ
         request.prev = environ.get('pyframe.previous_request')
-        encoding = app.find_config(environ.get('PATH_INFO', ''),
-                                   'request.uri_encoding', request.uri_encoding)
-        path = httputil.urljoin(_recode(environ.get('SCRIPT_NAME', ''), encoding),
-                                _recode(environ.get('PATH_INFO', ''), encoding))
+        script_name = environ.get('SCRIPT_NAME', '')
+        path_info = environ.get('PATH_INFO', '')
+        if not (script_name.isascii() and path_info.isascii()):
+            encoding = app.find_config(path_info, 'request.uri_encoding', request.uri_encoding)
+            script_name = _recode(script_name, encoding)
+            path_info = _recode(path_info, encoding)
+        if not script_name and path_info[:1] == '/' and '//' not in path_info:
+            path = path_info  # what urljoin would give, without its work
+        else:
+            path = httputil.urljoin(script_name, path_info)
         request.run(
             environ.get('REQUEST_METHOD', 'GET'),
             path,
             environ.get('QUERY_STRING', ''),
             environ.get('SERVER_PROTOCOL', 'HTTP/1.0'),
-            translate_headers(environ),
+            None,  # headers: read from wsgi_environ when first needed
             environ.get('wsgi.input'),
         )
     except BaseException:
@@ -107,11 +85,25 @@ def _run_request(app, environ: dict):
     return request, response
 
 
+# The wire bytes of headers back to the latin-1 str PEP 3333 wants; the
+# same few pairs come back on every response.
+_native_pairs: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+_NATIVE_PAIRS_MAX = 4096
+
+
+def _native(pair: tuple[bytes, bytes]) -> tuple[str, str]:
+    native = _native_pairs.get(pair)
+    if native is None:
+        native = (pair[0].decode('latin-1'), pair[1].decode('latin-1'))
+        if len(_native_pairs) >= _NATIVE_PAIRS_MAX:
+            _native_pairs.clear()
+        _native_pairs[pair] = native
+    return native
+
+
 def _start(response, start_response) -> None:
-    status = response.output_status.decode('latin-1')
-    headers = [(name.decode('latin-1'), value.decode('latin-1'))
-               for name, value in response.header_list]
-    start_response(status, headers)
+    start_response(response.output_status.decode('latin-1'),
+                   [_native(pair) for pair in response.header_list])
 
 
 class AppResponse:

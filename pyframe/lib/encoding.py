@@ -43,6 +43,38 @@ def _as_list(value: str | Iterable[str]) -> list[str]:
 # ---------------------------------------------------------------------------
 # Response charsets
 
+# Responses reuse a handful of Content-Type values: parse each once. The
+# cached elements are shared, so they are never changed in place.
+_content_types: dict[str, httputil.HeaderElement | None] = {}
+_charset_content_types: dict[tuple[str, str], str] = {}
+_CACHE_MAX = 256
+
+
+def _content_type_element(value: str) -> httputil.HeaderElement | None:
+    """The first element of a Content-Type value (parsed once per value)."""
+    try:
+        return _content_types[value]
+    except KeyError:
+        pass
+    elements = httputil.header_elements('Content-Type', value)
+    element = elements[0] if elements else None
+    if len(_content_types) >= _CACHE_MAX:
+        _content_types.clear()
+    _content_types[value] = element
+    return element
+
+
+def _with_charset(element: httputil.HeaderElement, charset: str) -> str:
+    """The Content-Type value of ``element`` declaring ``charset``."""
+    key = (str(element), charset)
+    value = _charset_content_types.get(key)
+    if value is None:
+        value = str(httputil.HeaderElement(element.value, {**element.params, 'charset': charset}))
+        if len(_charset_content_types) >= _CACHE_MAX:
+            _charset_content_types.clear()
+        _charset_content_types[key] = value
+    return value
+
 
 class ResponseEncoder:
     """The ``encode`` tool: encode text bodies in a charset the client accepts.
@@ -110,8 +142,12 @@ class ResponseEncoder:
     @staticmethod
     def _accepted() -> tuple[str | None, dict[str, float]]:
         """The Accept-Charset header and its codec name -> q map ('*' kept)."""
-        header = serving.request.headers.get('Accept-Charset')
+        request = serving.request
+        header = request._header('Accept-Charset') if hasattr(request, '_header') else \
+            request.headers.get('Accept-Charset')
         qvalues: dict[str, float] = {}
+        if not header:
+            return header, qvalues
         for element in httputil.header_elements('Accept-Charset', header):
             name = '*' if element.value == '*' else _codec_name(element.value)
             # Elements come most preferred first: keep a name's first q.
@@ -136,6 +172,9 @@ class ResponseEncoder:
         A charset the client asked for keeps the client's spelling, which
         is what the Content-Type then declares (not Python's codec name).
         """
+        if not header:
+            # No Accept-Charset: any charset is fine, the default first.
+            return [self.default_encoding]
         candidates = []
         seen = set()
         if self._acceptable(self.default_encoding, header, qvalues):
@@ -172,10 +211,10 @@ class ResponseEncoder:
 
     def _text_content_type(self) -> httputil.HeaderElement | None | bool:
         """The Content-Type element if the body is to be encoded, else False."""
-        elements = serving.response.headers.elements('Content-Type')
-        if not elements:
+        value = dict.get(serving.response.headers, 'Content-Type')
+        element = _content_type_element(value) if value else None
+        if element is None:
             return None if not self.text_only else False
-        element = elements[0]
         if self.text_only and not element.value.lower().startswith('text/'):
             return False
         return element
@@ -210,8 +249,7 @@ class ResponseEncoder:
         # charset itself: keep it truthful.
         response.default_encoding = charset
         if content_type is not None and self.add_charset and not declared:
-            content_type.params['charset'] = charset
-            response.headers['Content-Type'] = str(content_type)
+            response.headers['Content-Type'] = _with_charset(content_type, charset)
 
     def _encode_chunks(self, chunks: list, declared: str | None, header: str | None,
                        qvalues: dict[str, float]) -> tuple[str, list[bytes]]:

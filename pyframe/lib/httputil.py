@@ -619,6 +619,13 @@ def _has_line_break(value: str | bytes) -> bool:
     return b'\r' in value or b'\n' in value or b'\0' in value
 
 
+# Response headers repeat (Server, Content-Type, the Date of this second):
+# each (name, value) pair is checked and encoded once. The cap bounds what
+# values built from user data can make it hold.
+_encoded_pairs: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_ENCODED_PAIRS_MAX = 4096
+
+
 class HeaderMap(CaseInsensitiveDict):
     """Request or response headers: a case-insensitive dict of name -> value.
 
@@ -661,12 +668,25 @@ class HeaderMap(CaseInsensitiveDict):
         the header, so user data can never inject headers or a body.
         """
         encoded = []
+        # Only the plain class shares the cache: a subclass may encode differently.
+        cache = _encoded_pairs if cls is HeaderMap else None
         for name, value in header_items:
+            if cache is not None and type(value) is str and type(name) is str:
+                pair = cache.get((name, value))
+                if pair is not None:
+                    encoded.append(pair)
+                    continue
+            key = (name, value)
             if not isinstance(value, (str, bytes)):
                 value = str(value)
             if _has_line_break(value):
                 raise ValueError(f'Illegal character (CR, LF or NUL) in header {name!r}.')
-            encoded.append((_name_bytes(name), cls.encode(value)))
+            pair = (_name_bytes(name), cls.encode(value))
+            encoded.append(pair)
+            if cache is not None and type(key[1]) is str and type(name) is str:
+                if len(cache) >= _ENCODED_PAIRS_MAX:
+                    cache.clear()
+                cache[key] = pair
         return encoded
 
     @classmethod
