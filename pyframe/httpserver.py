@@ -8,67 +8,93 @@ sends cheroot's error messages to that server's bus log instead of stderr.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from typing import TYPE_CHECKING, Any
 
+import cheroot.errors
+import cheroot.server
 import cheroot.ssl
 import cheroot.wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+from pyframe.process.servers import inherited_sockets, take_inherited_socket
 
 if TYPE_CHECKING:
     from pyframe.server import Server
 
 __all__ = ['WSGIServer', 'inherited_socket_address', 'ssl_adapter_for']
 
-#: The first descriptor systemd passes to a socket-activated service.
-SD_LISTEN_FDS_START = 3
-
-_LISTEN_VARIABLES = ('LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES')
-
 
 def inherited_socket_address() -> tuple | str | bytes | None:
-    """Return the address of the listening socket systemd passed us, or None.
+    """Return the address of a passed-in listening socket not yet in use, or None.
 
-    Like ``sd_listen_fds(3)``, the ``LISTEN_*`` variables count only when
-    ``LISTEN_PID`` is this process and ``LISTEN_FDS`` is at least 1; the
-    socket is then descriptor 3. Variables that fail that test were meant
-    for another process (an ancestor, or this one before it forked) and
-    are removed: cheroot takes fd 3 whenever ``LISTEN_PID`` is merely set,
-    and our own children must not act on them either.
+    Sockets count when systemd (socket activation) or a re-exec of this
+    process (:meth:`~pyframe.process.wspbus.Bus.restart`) passed them with
+    ``LISTEN_PID`` naming this process; see
+    :func:`pyframe.process.servers.take_inherited_socket` for how each
+    server finds its own.
     """
+    for _fd, _name, address in inherited_sockets():
+        if address is not None:
+            return address
+    return None
+
+
+_PLAIN_HTTP_ANSWER = (
+    b'HTTP/1.1 400 Bad Request\r\n'
+    b'Content-Type: text/plain\r\n'
+    b'Content-Length: 57\r\n'
+    b'Connection: close\r\n'
+    b'\r\n'
+    b'This port speaks HTTPS only; use an https:// URL instead.'
+)
+
+
+class _TLSAdapter(BuiltinSSLAdapter):
+    """cheroot's builtin TLS adapter, answering plain HTTP with a real 400.
+
+    cheroot notices a plain HTTP request on a TLS port only after the
+    failed handshake has closed the connection, so the 400 it then tries
+    to write never leaves, and the client sees a reset instead.
+    """
+
+    def wrap(self, sock: socket.socket) -> tuple:
+        """Run the TLS handshake on ``sock``; answer a plain HTTP request with 400."""
+        # A TLS connection starts with a handshake record (byte 0x16); an
+        # HTTP request starts with the letters of its method. Peeking
+        # blocks no longer than the handshake itself would.
+        try:
+            first = sock.recv(1, socket.MSG_PEEK)
+        except OSError:
+            first = b''
+        if first.isalpha():
+            _answer_plain_http(sock)
+            raise cheroot.errors.NoSSLError('plain HTTP request on the HTTPS port')
+        return super().wrap(sock)
+
+
+def _answer_plain_http(sock: socket.socket) -> None:
+    """Send the 400, read what has arrived of the request, and close.
+
+    Reading first matters: closing with unread input makes the kernel
+    reset the connection, and the client may then never see the answer.
+    The request is not waited for: this runs in the accepting thread.
+    """
+    # MSG_DONTWAIT is missing on Windows; there the input stays unread.
+    dont_wait = getattr(socket, 'MSG_DONTWAIT', None)
     try:
-        ours = (
-            int(os.environ['LISTEN_PID']) == os.getpid()
-            and int(os.environ.get('LISTEN_FDS', '0')) >= 1
-        )
-    except (KeyError, ValueError):
-        ours = False
-    if not ours:
-        for name in _LISTEN_VARIABLES:
-            os.environ.pop(name, None)
-        return None
-
-    duplicate = os.dup(SD_LISTEN_FDS_START)
-    try:
-        # fileno= lets the socket module detect the real family and type.
-        sock = socket.socket(fileno=duplicate)
-    except OSError as exc:
-        os.close(duplicate)
-        raise OSError(
-            exc.errno,
-            f'LISTEN_PID names this process, but descriptor '
-            f'{SD_LISTEN_FDS_START} is not a socket: {exc.strerror}',
-        ) from exc
-    with sock:
-        address = sock.getsockname()
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            return tuple(address[:2])
-        return address
+        sock.sendall(_PLAIN_HTTP_ANSWER)
+        sock.shutdown(socket.SHUT_WR)
+        while dont_wait is not None and sock.recv(65536, dont_wait):
+            pass
+    except OSError:
+        pass  # BlockingIOError (all read), or a client that already left
+    finally:
+        sock.close()
 
 
-class _ContextSSLAdapter(BuiltinSSLAdapter):
-    """cheroot's builtin TLS adapter around a ready-made ``ssl.SSLContext``.
+class _ContextSSLAdapter(_TLSAdapter):
+    """The TLS adapter around a ready-made ``ssl.SSLContext``.
 
     The context already holds the certificate and key, so unlike its parent
     this adapter reads no key files.
@@ -98,7 +124,7 @@ def ssl_adapter_for(server: Server) -> BuiltinSSLAdapter | None:
     if server.ssl_context is not None:
         return _ContextSSLAdapter(server.ssl_context)
     if server.ssl_certificate:
-        return BuiltinSSLAdapter(
+        return _TLSAdapter(
             server.ssl_certificate,
             server.ssl_private_key,
             server.ssl_certificate_chain,
@@ -140,18 +166,24 @@ def _gateway_for(version: Any) -> type:
 class WSGIServer(cheroot.wsgi.Server):
     """cheroot's WSGI server configured from a :class:`~pyframe.server.Server`.
 
-    ``socket_inherited`` is true when systemd handed the process its
-    listening socket; the server then serves on descriptor 3 instead of
-    binding ``server.bind_addr``.
+    ``socket_inherited`` is true when the process was handed a listening
+    socket for this server (systemd socket activation, or the process
+    itself before a re-exec); the server then serves on that socket
+    instead of binding ``server.bind_addr``.
     """
 
     def __init__(self, server: Server) -> None:
         self.server_adapter = server
         gateway = _gateway_for(server.wsgi_version)
-        inherited = inherited_socket_address()
-        self.socket_inherited = inherited is not None
+        self._inherited_socket = take_inherited_socket(server.bind_addr)
+        self.socket_inherited = self._inherited_socket is not None
+        bind_addr = server.bind_addr
+        if self.socket_inherited:
+            bind_addr = cheroot.server.HTTPServer.resolve_real_bind_addr(
+                self._inherited_socket
+            )
         super().__init__(
-            inherited if self.socket_inherited else server.bind_addr,
+            bind_addr,
             _application(server),
             numthreads=server.thread_pool,
             server_name=server.socket_host,
@@ -173,16 +205,47 @@ class WSGIServer(cheroot.wsgi.Server):
         self.stats['Enabled'] = bool(server.statistics)
         self.ssl_adapter = ssl_adapter_for(server)
 
-    def prepare(self) -> None:
-        """Bind (or adopt the inherited socket), listen and start the workers."""
-        super().prepare()
-        if self.socket_inherited:
-            # cheroot wraps descriptor 3 as AF_INET whatever it really is;
-            # wrap it again so that accept() parses peer addresses of the
-            # right family (AF_INET6, AF_UNIX).
-            timeout = self.socket.gettimeout()
-            self.socket = socket.socket(fileno=self.socket.detach())
-            self.socket.settimeout(timeout)
+    # cheroot's prepare() calls one of these two to create the listening
+    # socket; an inherited socket is already bound (and listening), and
+    # a unix socket's file must not be unlinked from under it.
+
+    def bind(self, family: int, type: int, proto: int = 0) -> None:
+        """Create and bind the TCP socket, or adopt the inherited one."""
+        if self._adopt_inherited_socket():
+            return
+        super().bind(family, type, proto)
+
+    def bind_unix_socket(self, bind_addr: Any) -> None:
+        """Create and bind the unix socket, or adopt the inherited one."""
+        if self._adopt_inherited_socket():
+            return
+        super().bind_unix_socket(bind_addr)
+
+    def _adopt_inherited_socket(self) -> bool:
+        sock, self._inherited_socket = self._inherited_socket, None
+        if sock is None:
+            return False
+        if self.nodelay and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.socket = sock
+        return True
+
+    def stop_and_detach(self) -> socket.socket | None:
+        """Stop like :meth:`stop`, but return the listening socket still open.
+
+        In-flight requests finish as in a normal stop; connections that
+        arrive meanwhile wait in the socket's backlog for whoever serves
+        the returned socket next (the process image a re-exec starts).
+        Returns None if the server was not serving.
+        """
+        if not self.ready:
+            return None
+        # End the accept loop while the socket is still open, then take
+        # the socket away so that stop() neither pokes nor closes it.
+        self._connections.stop()
+        kept, self.socket = self.socket, None
+        self.stop()
+        return kept
 
     @staticmethod
     def bind_socket(socket_: socket.socket, bind_addr: Any) -> socket.socket:

@@ -17,6 +17,15 @@ For TCP addresses the adapter uses ``portend`` to make sure the port is free
 before binding it, that it answers once the server runs, and that it is
 released after the server stops. This module knows nothing about HTTP
 applications: it manages server objects only.
+
+It also keeps the listening sockets a process inherits the systemd way
+(``LISTEN_PID``/``LISTEN_FDS``, descriptors 3 and up): from systemd socket
+activation, or from this same process before :meth:`Bus.restart
+<pyframe.process.wspbus.Bus.restart>` re-executed it. When the bus is about
+to re-execute, :meth:`ServerAdapter.stop` lets in-flight requests finish and
+hands the still-open listening socket to the bus instead of closing it, so
+connections arriving during the restart wait in the kernel's backlog and are
+served by the new image.
 """
 
 from __future__ import annotations
@@ -24,9 +33,12 @@ from __future__ import annotations
 import errno
 import importlib
 import logging
+import os
+import socket
 import threading
 import time
 from typing import Any
+from urllib.parse import quote
 
 import portend
 
@@ -39,6 +51,10 @@ __all__ = [
     'START_PRIORITY',
     'check_port',
     'client_host',
+    'handover_name',
+    'inherited_sockets',
+    'release_unclaimed_handovers',
+    'take_inherited_socket',
     'wait_for_free_port',
     'wait_for_occupied_port',
 ]
@@ -50,6 +66,15 @@ START_PRIORITY = 75
 
 #: A bind address: ``(host, port)`` for TCP, a path for a unix socket.
 BindAddr = tuple | str | bytes | None
+
+#: The first descriptor of sockets passed the systemd way (``SD_LISTEN_FDS_START``).
+LISTEN_FDS_START = 3
+
+#: Environment variables of the systemd socket-passing protocol.
+LISTEN_VARIABLES = ('LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES')
+
+# Prefix of the LISTEN_FDNAMES entries written for a re-exec hand-over.
+_HANDOVER_PREFIX = 'pyframe.'
 
 
 class PortInUseError(OSError):
@@ -146,6 +171,167 @@ def _address_in_use(exc: OSError) -> bool:
     return f'[Errno {errno.EADDRINUSE}]' in str(exc)
 
 
+# -- sockets inherited the systemd way --------------------------------------
+
+
+class _InheritedSocket:
+    """One listening socket passed to this process, and whether it is taken."""
+
+    __slots__ = ('fd', 'name', 'taken')
+
+    def __init__(self, fd: int, name: str) -> None:
+        self.fd = fd
+        self.name = name
+        self.taken = False
+
+    def address(self) -> BindAddr:
+        """The socket's own address, or None if the descriptor is no socket."""
+        try:
+            with socket.socket(fileno=os.dup(self.fd)) as sock:
+                return _normal_addr(sock)
+        except OSError:
+            return None
+
+
+# Descriptors claimed from the LISTEN_* variables; a list, not a fresh read
+# of the environment, because the claim must survive a daemonizing fork
+# (which changes the pid that LISTEN_PID names).
+_inherited: list[_InheritedSocket] = []
+_inherited_lock = threading.Lock()
+
+
+def _normal_addr(sock: socket.socket) -> BindAddr:
+    address = sock.getsockname()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        return tuple(address[:2])
+    return address
+
+
+def _claim_listen_fds() -> None:
+    """Record the descriptors the LISTEN_* variables pass to this process.
+
+    Like ``sd_listen_fds(3)`` they count only when ``LISTEN_PID`` is this
+    process. The claim happens when pyframe is imported, before a daemon
+    forks away from the pid that LISTEN_PID names, and again whenever a
+    server asks, for variables set later. Variables meant for another
+    process are removed so that neither cheroot (which takes descriptor 3
+    whenever LISTEN_PID is set) nor our child processes act on them.
+    """
+    try:
+        ours = int(os.environ['LISTEN_PID']) == os.getpid()
+        count = int(os.environ.get('LISTEN_FDS', '0')) if ours else 0
+    except (KeyError, ValueError):
+        ours, count = False, 0
+    if not ours:
+        for name in LISTEN_VARIABLES:
+            os.environ.pop(name, None)
+        return
+    names = os.environ.get('LISTEN_FDNAMES', '').split(':')
+    with _inherited_lock:
+        known = {item.fd for item in _inherited}
+        for index in range(count):
+            fd = LISTEN_FDS_START + index
+            if fd not in known:
+                name = names[index] if index < len(names) else ''
+                _inherited.append(_InheritedSocket(fd, name))
+
+
+def inherited_sockets() -> list[tuple[int, str, BindAddr]]:
+    """``(fd, name, address)`` of every inherited socket no server took yet."""
+    _claim_listen_fds()
+    with _inherited_lock:
+        return [
+            (item.fd, item.name, item.address())
+            for item in _inherited if not item.taken
+        ]
+
+
+def handover_name(bind_addr: BindAddr) -> str:
+    """The LISTEN_FDNAMES entry under which a re-exec passes this server's socket.
+
+    It is made of the *configured* address, so that a server asking for
+    port 0 finds the port it had before the restart. systemd forbids
+    ':' in names, hence the quoting.
+    """
+    if _is_tcp(bind_addr):
+        text = f'tcp/{bind_addr[0]}/{bind_addr[1]}'
+    else:
+        text = f'unix/{_addr_text(bind_addr)}'
+    return _HANDOVER_PREFIX + quote(text, safe='/')
+
+
+def _same_address(wanted: BindAddr, actual: BindAddr) -> bool:
+    if _is_tcp(wanted) and _is_tcp(actual):
+        return wanted[1] != 0 and tuple(wanted[:2]) == tuple(actual[:2])
+    return wanted is not None and _addr_text(wanted) == _addr_text(actual)
+
+
+def take_inherited_socket(bind_addr: BindAddr) -> socket.socket | None:
+    """Return the inherited listening socket meant for ``bind_addr``, or None.
+
+    Preference order: the socket a re-exec handed over under this very
+    configured address; one whose real address equals ``bind_addr``; and
+    lastly any socket systemd passed (socket activation decides the
+    address in the ``.socket`` unit, whatever the config says). Sockets
+    handed over for another address are never given to the wrong server.
+    Each socket is given out once.
+
+    The LISTEN_* variables are removed here, once claimed: child processes
+    must not act on them, and cheroot would take descriptor 3 whenever
+    LISTEN_PID is set, whoever it was meant for.
+    """
+    _claim_listen_fds()
+    for name in LISTEN_VARIABLES:
+        os.environ.pop(name, None)
+    with _inherited_lock:
+        free = [item for item in _inherited if not item.taken]
+        chosen = (
+            next((i for i in free if i.name == handover_name(bind_addr)), None)
+            or next(
+                (i for i in free if _same_address(bind_addr, i.address())), None
+            )
+            or next(
+                (
+                    i for i in free
+                    if not i.name.startswith(_HANDOVER_PREFIX)
+                    and i.address() is not None
+                ),
+                None,
+            )
+        )
+        if chosen is None:
+            return None
+        chosen.taken = True
+    # fileno= lets the socket module detect the real family and type.
+    sock = socket.socket(fileno=os.dup(chosen.fd))
+    os.close(chosen.fd)
+    return sock
+
+
+def release_unclaimed_handovers() -> None:
+    """Close sockets a re-exec handed over that no server took.
+
+    That happens when the address changed in the config before the
+    restart; left open, the old port would accept connections that no one
+    serves. Sockets from systemd are left alone: systemd owns them.
+    """
+    with _inherited_lock:
+        for item in _inherited:
+            if not item.taken and item.name.startswith(_HANDOVER_PREFIX):
+                item.taken = True
+                try:
+                    os.close(item.fd)
+                except OSError:
+                    pass
+
+
+# Subscribed by every ServerAdapter: runs after all servers (75) took their
+# sockets and before DropPrivileges (77).
+release_unclaimed_handovers.priority = START_PRIORITY + 1
+
+_claim_listen_fds()
+
+
 class ServerAdapter:
     """Start and stop an HTTP server together with a bus.
 
@@ -158,9 +344,12 @@ class ServerAdapter:
     path.
 
     An httpserver whose listening socket was handed to the process
-    (systemd socket activation) says so with a true ``socket_inherited``
-    attribute; the adapter then skips its checks that the port is free,
-    since the socket is meant to stay open across restarts.
+    (systemd socket activation, or a re-exec) says so with a true
+    ``socket_inherited`` attribute; the adapter then skips its checks that
+    the port is free, since the socket is meant to stay open across
+    restarts. An httpserver with a ``stop_and_detach()`` method (stop
+    serving, return the listening socket still open) keeps its socket
+    across :meth:`Bus.restart <pyframe.process.wspbus.Bus.restart>`.
     """
 
     #: Seconds to wait for a busy TCP port to be released before binding
@@ -190,6 +379,8 @@ class ServerAdapter:
         """Start and stop this server with the bus."""
         self.bus.subscribe('start', self.start, priority=START_PRIORITY)
         self.bus.subscribe('stop', self.stop)
+        # Shared by all adapters (subscribing it twice keeps one copy).
+        self.bus.subscribe('start', release_unclaimed_handovers)
 
     def unsubscribe(self) -> None:
         """Detach this server from the bus."""
@@ -343,13 +534,25 @@ class ServerAdapter:
             return
         self.running = False
         thread, self._thread = self._thread, None
+        handing_over = self._hands_over()
         try:
-            self.httpserver.stop()
+            if handing_over:
+                kept = self.httpserver.stop_and_detach()
+                if kept is not None:
+                    self.bus.hand_over(kept, handover_name(self.bind_addr))
+            else:
+                self.httpserver.stop()
         finally:
             # stop() runs in the server thread itself when that thread
             # failed and exited the bus; a thread cannot join itself.
             if thread is not None and thread is not threading.current_thread():
                 thread.join()
+        if handing_over:
+            self.bus.log(
+                f'HTTP Server {description} stopped; its socket stays open '
+                f'for the restarted process'
+            )
+            return
         if self._checks_ports():
             try:
                 wait_for_free_port(*self.bound_addr, timeout=self.port_timeout)
@@ -360,6 +563,22 @@ class ServerAdapter:
                     level=logging.WARNING,
                 )
         self.bus.log(f'HTTP Server {description} shut down')
+
+    def _hands_over(self) -> bool:
+        """True when this stop precedes a re-exec that can take the socket.
+
+        ``bus.execv`` is set by :meth:`Bus.restart` before it stops the
+        bus; a plain :meth:`restart` of this adapter must close the socket,
+        because it binds the address again in this same process.
+        """
+        stopping = getattr(getattr(self.bus, 'states', None), 'STOPPING', None)
+        return (
+            getattr(self.bus, 'execv', False) is True
+            and stopping is not None
+            and getattr(self.bus, 'state', None) is stopping
+            and callable(getattr(self.bus, 'hand_over', None))
+            and callable(getattr(self.httpserver, 'stop_and_detach', None))
+        )
 
     def restart(self) -> None:
         """Stop, then start the server again."""

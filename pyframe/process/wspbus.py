@@ -20,6 +20,12 @@ bus carries ``log`` (every message the bus or a plugin wants recorded) and
 ``main`` (published periodically by :meth:`Bus.block`). Any other string is a
 valid channel too: publishing to a channel nobody listens on does nothing.
 
+A re-exec (:meth:`Bus.restart`) keeps the PID, so listening sockets that
+servers hand over with :meth:`Bus.hand_over` are passed to the new image
+the way systemd passes sockets (descriptors 3 and up, ``LISTEN_FDS``,
+``LISTEN_PID``, ``LISTEN_FDNAMES``): clients connecting during the restart
+wait in the kernel's backlog instead of being refused.
+
 This module depends on the standard library only, so that it can drive
 processes which are not web servers at all.
 """
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import threading
 import traceback as _traceback
@@ -143,6 +150,8 @@ class Bus:
         self._sequence = 0
         self._ordered: dict[str, tuple[set, int, tuple[Callable, ...]]] = {}
         self._startup_cwd = os.getcwd()
+        # (socket, name) pairs to pass to the image a re-exec starts.
+        self._handed_over: list[tuple[socket.socket, str]] = []
         _watch_main_thread_exit(self)
 
     # -- state ------------------------------------------------------------
@@ -272,6 +281,9 @@ class Bus:
         """
         self.state = states.STARTING
         self.log('Bus STARTING')
+        # Sockets kept for a re-exec that never came would hold their
+        # ports; the servers starting now bind afresh.
+        self._close_handed_over()
         try:
             self.publish('start')
         except BaseException:
@@ -338,10 +350,61 @@ class Bus:
 
         The bus exits here; the main thread, waiting in :meth:`block`,
         performs the ``execv`` once every other thread has ended (some
-        platforms only allow ``execv`` from the main thread).
+        platforms only allow ``execv`` from the main thread). :attr:`execv`
+        is already true while the ``stop`` listeners run, so servers can
+        :meth:`hand_over` their listening sockets instead of closing them.
         """
         self.execv = True
         self.exit()
+
+    def hand_over(self, sock: socket.socket, name: str = '') -> None:
+        """Keep the listening socket ``sock`` open for the re-executed process.
+
+        Called by servers that stop because of :meth:`restart`. The new
+        image receives the sockets as descriptors 3, 4, ... in the order
+        they were handed over, with ``LISTEN_PID`` (the unchanged PID),
+        ``LISTEN_FDS`` and ``LISTEN_FDNAMES`` (the ``name`` of each, which
+        must not contain ':') set as systemd would. If the bus starts again
+        without re-executing, the sockets are closed.
+        """
+        if ':' in name:
+            raise ValueError(f'socket name {name!r} must not contain ":"')
+        self._handed_over.append((sock, name))
+
+    def _close_handed_over(self) -> None:
+        for sock, _name in self._handed_over:
+            sock.close()
+        self._handed_over.clear()
+
+    def _pass_handed_over(self) -> None:
+        """Put the handed-over sockets at descriptors 3... for the next image."""
+        if not self._handed_over:
+            return
+        import fcntl  # Unix only, like the systemd protocol itself.
+
+        first = 3
+        count = len(self._handed_over)
+        # Logged first: descriptors 3... may belong to a log file until
+        # they are overwritten below.
+        self.log(f'Passing {count} listening socket(s) to the new process')
+        # Move every socket above the target range first, so that placing
+        # one cannot overwrite another that still sits at 3, 4, ...
+        lifted = [
+            fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD_CLOEXEC, first + count)
+            for sock, _name in self._handed_over
+        ]
+        for offset, fd in enumerate(lifted):
+            os.dup2(fd, first + offset)  # dup2 leaves the copy inheritable
+            os.close(fd)
+        names = [name for _sock, name in self._handed_over]
+        for sock, _name in self._handed_over:
+            # Detached, not closed: an old descriptor may be one of 3, 4...
+            # by now. The others are close-on-exec and vanish with execv.
+            sock.detach()
+        self._handed_over.clear()
+        os.environ['LISTEN_PID'] = str(os.getpid())
+        os.environ['LISTEN_FDS'] = str(count)
+        os.environ['LISTEN_FDNAMES'] = ':'.join(names)
 
     # -- waiting ----------------------------------------------------------
 
@@ -423,6 +486,8 @@ class Bus:
         os.chdir(self._startup_cwd)
         sys.stdout.flush()
         sys.stderr.flush()
+        # Last step before execv: it may overwrite descriptors in use.
+        self._pass_handed_over()
         os.execv(sys.executable, args)
 
     def start_with_callback(
