@@ -308,9 +308,11 @@ class Session:
         return iter(self._loaded_data())
 
     def get(self, key: Any, default: Any = None) -> Any:
+        """Return the value of ``key``, or ``default`` when it is absent."""
         return self._loaded_data().get(key, default)
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
+        """Return the value of ``key``, storing ``default`` first when it is absent."""
         return self._loaded_data().setdefault(key, default)
 
     def pop(self, key: Any, default: Any = _MISSING) -> Any:
@@ -322,18 +324,23 @@ class Session:
         return data.pop(key, default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
+        """Store several values at once, as :meth:`dict.update` does."""
         self._loaded_data().update(*args, **kwargs)
 
     def keys(self):
+        """The keys of the session data."""
         return self._loaded_data().keys()
 
     def values(self):
+        """The values of the session data."""
         return self._loaded_data().values()
 
     def items(self):
+        """The (key, value) pairs of the session data."""
         return self._loaded_data().items()
 
     def clear(self) -> None:
+        """Remove every value (the session id stays the same)."""
         self._loaded_data().clear()
 
     def __repr__(self) -> str:

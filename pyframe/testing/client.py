@@ -49,6 +49,7 @@ class Response(ResponseAssertions):
 
     @property
     def status_code(self) -> int:
+        """The status as a number (200)."""
         return int(self.status.split(' ', 1)[0])
 
     @property
@@ -301,35 +302,44 @@ class Client:
         return Response(seen['status'], seen['headers'], body, description)
 
     def get(self, path: str = '/', **kwargs: Any) -> Response:
+        """Send a GET request; the keyword arguments are those of :meth:`request`."""
         return self.request('GET', path, **kwargs)
 
     def post(self, path: str = '/', **kwargs: Any) -> Response:
+        """Send a POST request; the keyword arguments are those of :meth:`request`."""
         return self.request('POST', path, **kwargs)
 
     def put(self, path: str = '/', **kwargs: Any) -> Response:
+        """Send a PUT request; the keyword arguments are those of :meth:`request`."""
         return self.request('PUT', path, **kwargs)
 
     def delete(self, path: str = '/', **kwargs: Any) -> Response:
+        """Send a DELETE request; the keyword arguments are those of :meth:`request`."""
         return self.request('DELETE', path, **kwargs)
 
     def head(self, path: str = '/', **kwargs: Any) -> Response:
+        """Send a HEAD request; the keyword arguments are those of :meth:`request`."""
         return self.request('HEAD', path, **kwargs)
 
     def patch(self, path: str = '/', **kwargs: Any) -> Response:
+        """Send a PATCH request; the keyword arguments are those of :meth:`request`."""
         return self.request('PATCH', path, **kwargs)
 
     # -- the last response ----------------------------------------------------
 
     @property
     def status(self) -> str | None:
+        """The status line of the last response ('200 OK'), or None."""
         return self.response.status if self.response else None
 
     @property
     def headers(self) -> HeaderMap | None:
+        """The headers of the last response, or None."""
         return self.response.headers if self.response else None
 
     @property
     def body(self) -> bytes | None:
+        """The body of the last response (bytes), or None."""
         return self.response.body if self.response else None
 
 

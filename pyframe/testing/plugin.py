@@ -58,14 +58,17 @@ class LiveServer:
         self.server.subscribe()
 
     def start(self) -> str:
+        """Start the server and return its base URL."""
         self.bus.start()
         return self.base_url
 
     @property
     def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``, the port the server bound."""
         return f'http://{HOST}:{self.server.bound_addr[1]}'
 
     def stop(self) -> None:
+        """Stop the server (and its bus); safe to call twice."""
         if self.bus.state not in (wspbus.states.STOPPED, wspbus.states.EXITING):
             self.bus.exit()
 

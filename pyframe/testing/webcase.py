@@ -92,6 +92,7 @@ class WebCase(ResponseAssertions, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls) -> None:
+        """Reset the config, call :meth:`setup_server` and start the engine."""
         super().setUpClass()
         engine = pyframe.engine
         if engine.state == wspbus.states.EXITING:
@@ -128,6 +129,7 @@ class WebCase(ResponseAssertions, unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls) -> None:
+        """Stop the engine and restore the tree and config found before."""
         try:
             if pyframe.engine.state not in (wspbus.states.STOPPED, wspbus.states.EXITING):
                 pyframe.engine.stop()
