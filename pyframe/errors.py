@@ -192,9 +192,11 @@ class HTTPError(PyframeException):
         response.status = f'{self.code} {self.reason}'
         tb = format_exc() if getattr(request, 'show_tracebacks', False) else None
         response.headers.pop('Content-Length', None)
+        # Set before the page is made: a callable error page may answer in
+        # another type (JSON, say) and set its own Content-Type.
+        response.headers['Content-Type'] = 'text/html;charset=utf-8'
         content = get_error_page(response.status, traceback=tb, message=self._message)
         response.body = content
-        response.headers['Content-Type'] = 'text/html;charset=utf-8'
 
 
 class NotFound(HTTPError):

@@ -164,3 +164,20 @@ def test_error_page_callable_and_template(tmp_path):
             del type(request).error_page
         else:
             type(request).error_page = original
+
+
+def test_a_callable_error_page_may_choose_its_own_content_type():
+    def json_page(status, message, traceback, version):
+        pyframe.serving.response.headers['Content-Type'] = 'application/json'
+        return '{"status": "%s", "message": "%s"}' % (status, message)
+
+    class Root:
+        @pyframe.expose
+        def index(self):
+            raise pyframe.HTTPError(409, 'taken')
+
+    app = Application(Root(), '', {'/': {'error_page.default': json_page}})
+    status, headers, body = wsgi_get(app, '/')
+    assert status.startswith('409')
+    assert headers['Content-Type'].startswith('application/json')
+    assert body == b'{"status": "409 Conflict", "message": "taken"}'
