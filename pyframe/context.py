@@ -23,7 +23,7 @@ class Serving(threading.local):
     request = None
     response = None
 
-    def load(self, request: Request, response: Response) -> None:
+    def load(self, request: 'pyframe.request.Request', response: 'pyframe.request.Response') -> None:
         """Make ``request`` and ``response`` current for this thread."""
         self.request = request
         self.response = response

@@ -298,7 +298,8 @@ class Request:
     is_index = None
     #: The hooks to run for this request.
     hooks = HookMap()
-    #: Callable that sets the response for an unexpected error.
+    #: Callable (no arguments) that sets the response for an unexpected
+    #: error; the default gives a 500 error page.
     error_response = staticmethod(_default_error_response)
     #: Status code (or 'default') -> error page template path or callable.
     error_page: dict = {}

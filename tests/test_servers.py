@@ -479,3 +479,41 @@ def test_listen_variables_that_are_not_for_us_are_ignored(
     assert 'LISTEN_PID' not in os.environ and 'LISTEN_FDS' not in os.environ
     port = server.bound_addr[1]
     assert requests.get(f'http://127.0.0.1:{port}/own', timeout=5).text == 'hello /own'
+
+
+def test_a_request_in_flight_at_stop_ends_before_its_thread_is_released(bus):
+    """The server stops (letting requests finish) before the thread
+    manager publishes ``stop_thread``, so per-thread resources such as a
+    database connection are still there for the last requests."""
+    from pyframe.process.plugins import ThreadManager
+
+    released = threading.Event()
+    entered = threading.Event()
+    manager = ThreadManager(bus)
+    manager.subscribe()
+    bus.subscribe('stop_thread', lambda index: released.set())
+
+    def slow_app(environ, start_response):
+        bus.publish('acquire_thread')
+        entered.set()
+        time.sleep(0.5)
+        body = b'released' if released.is_set() else b'intact'
+        start_response('200 OK', [('Content-Type', 'text/plain'),
+                                  ('Content-Length', str(len(body)))])
+        return [body]
+
+    server = make_server(bus, slow_app)
+    bus.start()
+    port = server.bound_addr[1]
+    result = {}
+
+    def client():
+        result['body'] = requests.get(f'http://127.0.0.1:{port}/', timeout=10).content
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    assert entered.wait(5)
+    bus.stop()
+    thread.join(10)
+    assert result['body'] == b'intact'
+    assert released.is_set()

@@ -64,6 +64,10 @@ __all__ = [
 #: DropPrivileges (77), so that privileged ports can still be bound.
 START_PRIORITY = 75
 
+#: Priority of a server's ``stop`` listener: first, so that requests in
+#: flight end before plugins (threads, sessions, databases) are torn down.
+STOP_PRIORITY = 25
+
 #: A bind address: ``(host, port)`` for TCP, a path for a unix socket.
 BindAddr = tuple | str | bytes | None
 
@@ -378,7 +382,9 @@ class ServerAdapter:
     def subscribe(self) -> None:
         """Start and stop this server with the bus."""
         self.bus.subscribe('start', self.start, priority=START_PRIORITY)
-        self.bus.subscribe('stop', self.stop)
+        # Before the other stop listeners (the thread manager's among them):
+        # requests still in flight finish while what they use still exists.
+        self.bus.subscribe('stop', self.stop, priority=STOP_PRIORITY)
         # Shared by all adapters (subscribing it twice keeps one copy).
         self.bus.subscribe('start', release_unclaimed_handovers)
 
@@ -386,6 +392,10 @@ class ServerAdapter:
         """Detach this server from the bus."""
         self.bus.unsubscribe('start', self.start)
         self.bus.unsubscribe('stop', self.stop)
+        others = [listener for listener in self.bus.listeners.get('start', ())
+                  if isinstance(getattr(listener, '__self__', None), ServerAdapter)]
+        if not others:
+            self.bus.unsubscribe('start', release_unclaimed_handovers)
 
     @property
     def bound_addr(self) -> BindAddr:
