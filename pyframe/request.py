@@ -530,7 +530,8 @@ class Request:
         response = serving.response
         if self.app is None:
             raise NotFound()
-        self.hooks = type(self).hooks.copy()
+        hooks = type(self).hooks
+        self.hooks = hooks.copy() if hooks else HookMap()
         self.toolmaps = {}
 
         self.stage = 'process_headers'

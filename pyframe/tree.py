@@ -127,7 +127,8 @@ class Application:
 
     def _request_namespace_set(self):
         namespaces = self.request_class.namespaces
-        if any(namespaces.get(name) is not box for name, box in self.toolboxes.items()):
+        if self.toolboxes and any(
+                namespaces.get(name) is not box for name, box in self.toolboxes.items()):
             namespaces = namespaces.copy()
             namespaces.update(self.toolboxes)
         return namespaces

@@ -11,6 +11,7 @@ import hashlib
 import ipaddress
 import logging
 import re
+import sys
 import typing
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -29,8 +30,6 @@ __all__ = [
 
 
 def _site_log():
-    import sys
-
     return sys.modules['pyframe'].log
 
 
@@ -447,8 +446,6 @@ def trailing_slash(missing: bool = True, extra: bool = False, status: int | None
     the URL with it when ``missing``; another page with a slash to the URL
     without it when ``extra``. ``status`` defaults to 301.
     """
-    import sys
-
     request = serving.request
     path = request.path_info
     url = sys.modules['pyframe'].url

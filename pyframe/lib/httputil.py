@@ -54,9 +54,20 @@ class Host:
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+;=%-]*)(?::[0-9]*)?")
 
 
+_valid_hosts: set[str] = set()
+
+
 def valid_host(value: str) -> bool:
     """True when ``value`` is a syntactically valid Host header value."""
-    return bool(_HOST.fullmatch(value))
+    # A site sees a handful of Host values; remember the good ones (capped,
+    # since clients choose them).
+    if value in _valid_hosts:
+        return True
+    if not _HOST.fullmatch(value):
+        return False
+    if len(_valid_hosts) < 256:
+        _valid_hosts.add(value)
+    return True
 
 
 _STATUS_BY_CODE = {
