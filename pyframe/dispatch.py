@@ -386,6 +386,8 @@ def _set_config(request, app, path: str, trail: list, names: list[str]) -> None:
         request.config = _merge_trail(trail, names, app.config)
         return
     key = (path, tuple(map(id, objects)), app.config_version, site.version)
+    # Application.apply_request_config keys its plans on the same walk.
+    request._walk_key = key
     entry = cache.get(key)
     if entry is None:
         # The objects ride along so their ids stay theirs while cached.

@@ -144,11 +144,11 @@ class Application:
         if trail is None:
             namespaces(request.config)
             return
-        key = (
-            request.path_info, tuple(map(id, trail)), self.config_version,
-            sys.modules['pyframe'].config.version, Toolbox.version,
-            id(namespaces), len(namespaces),
-        )
+        walk = request.__dict__.get('_walk_key')
+        if walk is None or walk[0] != request.path_info:
+            walk = (request.path_info, tuple(map(id, trail)), self.config_version,
+                    sys.modules['pyframe'].config.version)
+        key = (walk, Toolbox.version, id(namespaces), len(namespaces))
         plan = self._plans.get(key)
         if plan is None:
             plan = RequestPlan(request.config, namespaces, keepalive=(trail, namespaces))

@@ -232,7 +232,21 @@ class ResponseEncoder:
             charset = declared or self._stream_charset(header, qvalues)
             self.encode_stream(charset)
         else:
-            chunks = list(response.body)
+            body = response.body
+            if (type(body) is list and len(body) == 1 and type(body[0]) is str
+                    and not declared and not self.encoding and not header):
+                # The usual case, one text chunk and no preference from the
+                # client: what _encode_chunks would do, minus its search.
+                charset = self.default_encoding
+                try:
+                    encoded_text = body[0].encode(charset, self.errors)
+                except (UnicodeEncodeError, LookupError):
+                    encoded_text = None
+                if encoded_text is not None:
+                    response.body = encoded_text
+                    self._declare(response, content_type, charset, declared)
+                    return
+            chunks = list(body)
             if not any(isinstance(chunk, str) for chunk in chunks):
                 # Bytes from the handler: it chose their charset itself.
                 response.body = chunks
@@ -244,12 +258,19 @@ class ResponseEncoder:
             else:
                 # Nested iterables are left for the flatten tool.
                 response.body = encoded
-        self._log(f'Encoded the response with {charset!r}')
+        self._declare(response, content_type, charset, declared)
+
+    def _declare(self, response, content_type: httputil.HeaderElement | None, charset: str,
+                 declared: str | None) -> None:
+        """Record the charset chosen, in Content-Type when wanted."""
+        if self.debug:
+            self._log(f'Encoded the response with {charset!r}')
         # finalize() declares response.default_encoding when it declares a
         # charset itself: keep it truthful.
         response.default_encoding = charset
         if content_type is not None and self.add_charset and not declared:
-            response.headers['Content-Type'] = _with_charset(content_type, charset)
+            dict.__setitem__(response.headers, 'Content-Type',
+                             _with_charset(content_type, charset))
 
     def _encode_chunks(self, chunks: list, declared: str | None, header: str | None,
                        qvalues: dict[str, float]) -> tuple[str, list[bytes]]:
