@@ -548,9 +548,13 @@ class Request:
             self.body  # noqa: B018
         self.app.apply_request_config(self)
 
+        # Hook points nobody attached to are skipped without a call; the
+        # timeout check is inlined for the same reason (this runs per request).
         self.stage = 'on_start_resource'
-        self.hooks.run('on_start_resource')
-        self._check_timeout()
+        if self.hooks.get('on_start_resource'):
+            self.hooks.run('on_start_resource')
+        if serving.response.timed_out:
+            raise ResponseTimeout()
 
         self.stage = 'process_query_string'
         self.process_query_string()
@@ -558,20 +562,25 @@ class Request:
         if self.process_request_body and self.method not in self.methods_with_bodies:
             self.process_request_body = False
         self.stage = 'before_request_body'
-        self.hooks.run('before_request_body')
+        if self.hooks.get('before_request_body'):
+            self.hooks.run('before_request_body')
         if self.process_request_body:
             self.body.process()
-        self._check_timeout()
+        if serving.response.timed_out:
+            raise ResponseTimeout()
 
         self.stage = 'before_handler'
-        self.hooks.run('before_handler')
+        if self.hooks.get('before_handler'):
+            self.hooks.run('before_handler')
         if self.handler:
             self.stage = 'handler'
             response.body = self.handler()
-        self._check_timeout()
+        if serving.response.timed_out:
+            raise ResponseTimeout()
 
         self.stage = 'before_finalize'
-        self.hooks.run('before_finalize')
+        if self.hooks.get('before_finalize'):
+            self.hooks.run('before_finalize')
         response.finalize()
 
     def _check_timeout(self) -> None:

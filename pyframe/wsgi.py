@@ -102,8 +102,9 @@ def _native(pair: tuple[bytes, bytes]) -> tuple[str, str]:
 
 
 def _start(response, start_response) -> None:
+    known = _native_pairs.get
     start_response(response.output_status.decode('latin-1'),
-                   [_native(pair) for pair in response.header_list])
+                   [known(pair) or _native(pair) for pair in response.header_list])
 
 
 class AppResponse:
