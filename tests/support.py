@@ -170,3 +170,50 @@ def wsgi_get(app, path='/', query='', method='GET', script_name='', headers=None
         if close is not None:
             close()
     return seen['status'], seen['headers'], content
+
+
+class Example:
+    """A running example program: its base URL and its child process."""
+
+    def __init__(self, child, base: str) -> None:
+        self.child = child
+        self.base = base
+
+    def url(self, path: str) -> str:
+        """The absolute URL of ``path`` on this example's server."""
+        return self.base + path
+
+
+def http_answers(base: str, timeout: float = 2) -> bool:
+    """True once an HTTP server answers a HEAD of ``base``/."""
+    import requests
+
+    try:
+        requests.head(base + '/', timeout=timeout)
+    except requests.ConnectionError:
+        return False
+    return True
+
+
+def read_pid(path: Path) -> int | None:
+    """The PID written in ``path``, or None while it is missing or partial."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs; an unreaped zombie counts as gone (some
+    container inits never reap orphans)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f'/proc/{pid}/stat').read_text()
+    except OSError:
+        return True
+    return stat.rpartition(')')[2].split()[0] != 'Z'

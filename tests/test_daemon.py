@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from support import Child, child_env, free_port, wait_for, write_script
+from support import Child, child_env, free_port, process_alive, read_pid, wait_for, write_script
 
 pytestmark = pytest.mark.slow
 
@@ -70,26 +70,6 @@ def run(args, cwd, timeout: float = 15.0) -> subprocess.CompletedProcess:
     )
 
 
-def read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # An orphan not yet reaped (some container inits never reap) is dead too.
-    try:
-        stat = Path(f'/proc/{pid}/stat').read_text()
-    except OSError:
-        return True
-    return stat.rpartition(')')[2].split()[0] != 'Z'
 
 
 def kill_quietly(pid: int | None) -> None:
@@ -261,7 +241,7 @@ def test_daemon_pidfile_sighup_restart_and_sigterm(tmp_path):
         # SIGTERM ends it and removes the PID file.
         os.kill(second, signal.SIGTERM)
         wait_for(lambda: not pidfile.exists(), timeout=15)
-        wait_for(lambda: not alive(second), timeout=15)
+        wait_for(lambda: not process_alive(second), timeout=15)
         wait_for(lambda: get(port, timeout=0.5) is None, timeout=15)
         assert 'SIGHUP received by a daemon: restarting.' in log.read_text()
     finally:

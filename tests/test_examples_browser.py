@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from support import REPO, child_env, free_port, require_program, wait_for
+from support import REPO, Example, child_env, free_port, http_answers, require_program, wait_for
 
 EXAMPLES = REPO / 'examples'
 TUT08 = EXAMPLES / 'tutorial08_ajax' / 'tut08.py'
@@ -21,16 +21,6 @@ TUT10 = EXAMPLES / 'tutorial10_spa' / 'tut10.py'
 
 pytestmark = pytest.mark.slow
 
-
-class Example:
-    """A running example: its base URL and its process."""
-
-    def __init__(self, child, base: str) -> None:
-        self.child = child
-        self.base = base
-
-    def url(self, path: str) -> str:
-        return self.base + path
 
 
 @pytest.fixture
@@ -45,18 +35,11 @@ def serve(spawn, tmp_path):
         child = spawn([script], cwd=tmp_path, env=child_env(**env))
         child.wait_output('Bus STARTED', timeout=20)
         base = f'http://127.0.0.1:{port}'
-        wait_for(lambda: _answers(base), timeout=20)
+        wait_for(lambda: http_answers(base), timeout=20)
         return Example(child, base)
 
     return start
 
-
-def _answers(base: str) -> bool:
-    try:
-        requests.head(base + '/', timeout=2)
-    except requests.ConnectionError:
-        return False
-    return True
 
 
 def _is_hex(text: str, length: int) -> bool:

@@ -8,7 +8,7 @@ import string
 import pytest
 import requests
 
-from support import REPO, child_env, free_port, wait_for
+from support import REPO, child_env, free_port, http_answers, wait_for
 
 EXAMPLES = REPO / 'examples'
 
@@ -23,16 +23,9 @@ def start(spawn, name: str, port_via: str) -> str:
         child = spawn([script], env=child_env(PYFRAME_PORT=str(port)))
     child.wait_output('Bus STARTED', timeout=20)
     base = f'http://127.0.0.1:{port}'
-    wait_for(lambda: _answers(base), timeout=10)
+    wait_for(lambda: http_answers(base), timeout=10)
     return base
 
-
-def _answers(base: str) -> bool:
-    try:
-        requests.head(base + '/', timeout=1)
-    except requests.ConnectionError:
-        return False
-    return True
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import string
 import pytest
 import requests
 
-from support import REPO, child_env, free_port, wait_for
+from support import REPO, Example, child_env, free_port, http_answers, wait_for
 
 EXAMPLES = REPO / 'examples'
 HEX = set(string.hexdigits)
@@ -30,24 +30,6 @@ runpy.run_path(sys.argv[0], run_name='__main__')
 '''
 
 
-class Example:
-    """A running example: its base URL and its child process."""
-
-    def __init__(self, child, base: str) -> None:
-        self.child = child
-        self.base = base
-
-    def url(self, path: str) -> str:
-        """The absolute URL of ``path`` on this example's server."""
-        return self.base + path
-
-
-def _answers(base: str) -> bool:
-    try:
-        requests.head(base + '/', timeout=1)
-    except requests.ConnectionError:
-        return False
-    return True
 
 
 def start(spawn, relative: str, port_via: str = 'env', plain: bool = False) -> Example:
@@ -66,7 +48,7 @@ def start(spawn, relative: str, port_via: str = 'env', plain: bool = False) -> E
         child = spawn(args, env=child_env(PYFRAME_PORT=str(port)))
     child.wait_output('Bus STARTED', timeout=20)
     base = f'http://127.0.0.1:{port}'
-    wait_for(lambda: _answers(base), timeout=10)
+    wait_for(lambda: http_answers(base), timeout=10)
     return Example(child, base)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from support import Child, free_port, wait_for, write_script
+from support import Child, free_port, process_alive, read_pid, wait_for, write_script
 
 pytestmark = pytest.mark.slow
 
@@ -170,23 +170,6 @@ class Load:
         wait_for(lambda: self.ok >= target or self.failures, timeout)
 
 
-def read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs (an unreaped zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-        stat = Path(f'/proc/{pid}/stat').read_text()
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return stat.rpartition(')')[2].split()[0] != 'Z'
 
 
 def marks(path: Path, event: str) -> list[int]:
@@ -230,11 +213,11 @@ def daemon(tmp_path):
         if pid:
             pids.add(pid)
         for pid in pids:
-            if alive(pid):
+            if process_alive(pid):
                 os.kill(pid, signal.SIGTERM)
         for pid in pids:
             try:
-                wait_for(lambda: not alive(pid), 10)
+                wait_for(lambda: not process_alive(pid), 10)
             except AssertionError:
                 os.kill(pid, signal.SIGKILL)
 
@@ -267,7 +250,7 @@ def test_sigusr1_and_sighup_under_load_fail_no_request(daemon):
     assert load.failures == []
     assert {f'hello from {first}', f'hello from {second}'} <= load.bodies
     assert load.bodies <= {f'hello from {first}', f'hello from {second}'}
-    assert not alive(first)
+    assert not process_alive(first)
     log = error_log.read_text()
     # The old image kept its socket open and passed it on; the new image
     # served on it rather than binding the port again.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support import wait_for, write_script
+from support import read_pid, wait_for, write_script
 
 pytestmark = pytest.mark.slow
 
@@ -147,12 +147,6 @@ def text_of(path: Path) -> str:
     except FileNotFoundError:
         return ''
 
-
-def read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
 
 
 def test_daemon_writes_its_pid_file_and_cleans_up_on_sigterm(spawn, tmp_path):
