@@ -48,6 +48,7 @@ from typing import Any
 from ..context import ThreadLocalProxy, serving
 from ..tools import Tool
 from . import httputil
+from . import locking as _locking
 
 __all__ = ['Session', 'RamSession', 'FileSession', 'MemcachedSession', 'RedisSession',
            'LockTimeout', 'SessionTool',
@@ -60,8 +61,8 @@ _VALID_ID = re.compile(r'[0-9a-f]{%d}\Z' % (2 * ID_BYTES))
 _MISSING = object()
 
 
-class LockTimeout(RuntimeError):
-    """A session lock could not be acquired within ``lock_timeout``."""
+# Raised when a lock_timeout runs out (the same class as lib.locking.LockTimeout).
+LockTimeout = _locking.LockTimeout
 
 
 def _site_log(message: str) -> None:
