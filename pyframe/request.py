@@ -58,6 +58,8 @@ _header_names: dict[str, str] = {}
 # Authorization may arrive under two keys, so it always goes through the map.
 _ENVIRON_KEYS: dict[str, str | None] = {
     'Content-Type': 'CONTENT_TYPE', 'Content-Length': 'CONTENT_LENGTH', 'Authorization': None,
+    'Host': 'HTTP_HOST', 'Transfer-Encoding': 'HTTP_TRANSFER_ENCODING',
+    'Accept-Charset': 'HTTP_ACCEPT_CHARSET', 'Accept-Encoding': 'HTTP_ACCEPT_ENCODING',
 }
 
 
@@ -397,17 +399,20 @@ class Request:
 
     def _header(self, name: str, default: str | None = None) -> str | None:
         """One request header by its title-case name, without building the map."""
-        headers = self.__dict__.get('_headers')
-        if headers is not None or self.wsgi_environ is None or '_header_list' in self.__dict__:
+        state = self.__dict__
+        environ = self.wsgi_environ
+        if environ is None or '_headers' in state or '_header_list' in state:
             return self.headers.get(name, default)
         key = _ENVIRON_KEYS.get(name, '')
+        if key:
+            return environ.get(key, default)
         if key == '':
             key = 'HTTP_' + name.upper().replace('-', '_')
             if len(_ENVIRON_KEYS) < 1024:
                 _ENVIRON_KEYS[name] = key
         elif key is None:
             return self.headers.get(name, default)
-        return self.wsgi_environ.get(key, default)
+        return environ.get(key, default)
 
     @property
     def body(self):

@@ -635,6 +635,8 @@ def _has_line_break(value: str | bytes) -> bool:
 # values built from user data can make it hold.
 _encoded_pairs: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 _ENCODED_PAIRS_MAX = 4096
+_encoded_sets: dict[tuple, tuple] = {}
+_ENCODED_SETS_MAX = 1024
 
 
 class HeaderMap(CaseInsensitiveDict):
@@ -668,7 +670,24 @@ class HeaderMap(CaseInsensitiveDict):
 
     def output(self) -> list[tuple[bytes, bytes]]:
         """Return all headers as (name, value) byte pairs ready for the wire."""
-        return self.encode_header_items(self.items())
+        if type(self) is not HeaderMap:
+            # A subclass may encode differently: no shared cache.
+            return self.encode_header_items(self.items())
+        # Responses of one page repeat the same headers (the Date changes
+        # once a second): whole header sets made only of str are encoded once.
+        items = tuple(dict.items(self))
+        try:
+            known = _encoded_sets.get(items)
+        except TypeError:  # an unhashable value
+            return self.encode_header_items(items)
+        if known is not None:
+            return list(known)
+        encoded = self.encode_header_items(items)
+        if all(type(value) is str for _name, value in items):
+            if len(_encoded_sets) >= _ENCODED_SETS_MAX:
+                _encoded_sets.clear()
+            _encoded_sets[items] = tuple(encoded)
+        return encoded
 
     @classmethod
     def encode_header_items(cls, header_items: Iterable[tuple[Any, Any]]) -> list[tuple[bytes, bytes]]:

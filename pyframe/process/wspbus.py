@@ -240,6 +240,8 @@ class Bus:
         A failing listener is logged and the rest still run; the failures
         are then raised together as :class:`ChannelFailures`.
         """
+        if not self.listeners.get(channel):
+            return []  # the usual case for per-request channels
         listeners = self._listeners_in_order(channel)
         if not listeners:
             return []
