@@ -60,6 +60,7 @@ _ENVIRON_KEYS: dict[str, str | None] = {
     'Content-Type': 'CONTENT_TYPE', 'Content-Length': 'CONTENT_LENGTH', 'Authorization': None,
     'Host': 'HTTP_HOST', 'Transfer-Encoding': 'HTTP_TRANSFER_ENCODING',
     'Accept-Charset': 'HTTP_ACCEPT_CHARSET', 'Accept-Encoding': 'HTTP_ACCEPT_ENCODING',
+    'Cookie': 'HTTP_COOKIE',
 }
 
 
@@ -347,7 +348,7 @@ class Request:
         jar = self.__dict__.get('_cookie')
         if jar is None:
             jar = http.cookies.SimpleCookie()
-            value = self.headers.get('Cookie')
+            value = self._header('Cookie')
             if value:
                 try:
                     jar.load(value)

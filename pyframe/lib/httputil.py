@@ -752,7 +752,7 @@ _MONTH_NAMES = ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun',
 _MONTHS = {name.lower(): number for number, name in enumerate(_MONTH_NAMES, 1)}
 
 # The last formatted second: a busy server formats the same Date many times.
-_last_http_date: tuple[int, str] = (-1, '')
+_http_dates: dict[int, str] = {}
 
 
 def http_date(timestamp: float | None = None) -> str:
@@ -760,16 +760,17 @@ def http_date(timestamp: float | None = None) -> str:
 
     For example ``'Sun, 06 Nov 1994 08:49:37 GMT'`` (RFC 9110 section 5.6.7).
     """
-    global _last_http_date
     second = math.floor(time.time() if timestamp is None else timestamp)
-    cached_second, text = _last_http_date
-    if second == cached_second:
-        return text
-    t = time.gmtime(second)
-    text = (f'{_DAY_NAMES[t.tm_wday]}, {t.tm_mday:02d} {_MONTH_NAMES[t.tm_mon - 1]} '
-            f'{t.tm_year:04d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT')
-    # One tuple assignment, so readers in other threads see a matching pair.
-    _last_http_date = (second, text)
+    text = _http_dates.get(second)
+    if text is None:
+        t = time.gmtime(second)
+        text = (f'{_DAY_NAMES[t.tm_wday]}, {t.tm_mday:02d} {_MONTH_NAMES[t.tm_mon - 1]} '
+                f'{t.tm_year:04d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT')
+        # Responses need "now" and a few dates relative to it (cookie and
+        # Expires dates): a handful of seconds are live at any moment.
+        if len(_http_dates) >= 64:
+            _http_dates.clear()
+        _http_dates[second] = text
     return text
 
 
