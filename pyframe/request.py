@@ -615,7 +615,11 @@ class Request:
         """Find the handler and config for ``path`` with the dispatcher in effect."""
         site_config = sys.modules['pyframe'].config
         default = site_config.get('request.dispatch') or self.dispatch or _default_dispatcher()
-        dispatch = self.app.find_config(path, 'request.dispatch', default)
+        app = self.app
+        if getattr(app, 'sets_dispatch', True):
+            dispatch = app.find_config(path, 'request.dispatch', default)
+        else:
+            dispatch = default
         self.trail = None
         dispatch(path)
         if type(dispatch) is not _dispatcher_class():
@@ -795,8 +799,15 @@ class Response:
     def collapse_body(self) -> bytes:
         """Read the whole body into one bytes object, keep it, and return it."""
         body = self._body
-        if isinstance(body, list) and len(body) == 1 and isinstance(body[0], bytes):
-            return body[0]
+        if type(body) is list and len(body) == 1:
+            chunk = body[0]
+            if type(chunk) is bytes:
+                return chunk
+            if type(chunk) is str:
+                # One text chunk (the encode tool off): no generator needed.
+                content = chunk.encode(self._charset())
+                self._body = [content] if content else []
+                return content
         content = b''.join(self._encoded_chunks(body))
         self._body = [content] if content else []
         return content

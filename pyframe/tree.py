@@ -14,7 +14,7 @@ from .log import LogManager
 from .plan import RequestPlan
 from .request import Request, Response
 from .tools import Toolbox
-from .wsgi import WSGIPipeline
+from .wsgi import WSGIPipeline, respond
 
 __all__ = ['Application', 'Tree']
 
@@ -50,6 +50,9 @@ class Application:
         self.toolboxes: dict[str, Any] = {}
 
         self.config: dict = {}
+        #: True when some section of :attr:`config` sets ``request.dispatch``
+        #: (recomputed by :meth:`merge`).
+        self.sets_dispatch = False
         #: Incremented by :meth:`merge`; cached request plans depend on it.
         self.config_version = 0
         self._plans: dict = {}
@@ -77,6 +80,9 @@ class Application:
         merge_config(self.config, config)
         self._check_static_paths()
         self.config_version += 1
+        #: Whether any section chooses a dispatcher (else the lookup is skipped).
+        self.sets_dispatch = any(isinstance(entries, dict) and 'request.dispatch' in entries
+                                 for entries in self.config.values())
         # App-wide entries of [/] configure the app itself (logs, pipeline).
         self.namespaces(self.config.get('/', {}))
 
@@ -182,7 +188,11 @@ class Application:
         serving.clear()
 
     def __call__(self, environ: dict, start_response):
-        return self.wsgiapp(environ, start_response)
+        wsgiapp = self.wsgiapp
+        if not wsgiapp.pipeline and type(wsgiapp) is WSGIPipeline:
+            # No middleware: go straight to the end of the pipeline.
+            return respond(self, environ, start_response)
+        return wsgiapp(environ, start_response)
 
     def __repr__(self) -> str:
         return f'{type(self).__module__}.{type(self).__name__}({self.root!r}, {self._script_name!r})'
