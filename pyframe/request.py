@@ -431,8 +431,15 @@ class Request:
 
     def _has_entity(self) -> bool:
         """True when the request says a body follows its headers."""
-        length = self._header('Content-Length')
-        return bool(length and length != '0') or self._header('Transfer-Encoding') is not None
+        state = self.__dict__
+        environ = self.wsgi_environ
+        if environ is not None and '_headers' not in state and '_header_list' not in state:
+            length = environ.get('CONTENT_LENGTH')
+            chunked = 'HTTP_TRANSFER_ENCODING' in environ
+        else:
+            length = self.headers.get('Content-Length')
+            chunked = 'Transfer-Encoding' in self.headers
+        return bool(length and length != '0') or chunked
 
     def close(self) -> None:
         """Run the ``on_end_request`` hooks (once) and drop an unread body."""
