@@ -101,10 +101,21 @@ def _native(pair: tuple[bytes, bytes]) -> tuple[str, str]:
     return native
 
 
+# Whole header lists too: a page's responses repeat the same set.
+_native_sets: dict[tuple, list] = {}
+
+
 def _start(response, start_response) -> None:
-    known = _native_pairs.get
-    start_response(response.output_status.decode('latin-1'),
-                   [known(pair) or _native(pair) for pair in response.header_list])
+    pairs = tuple(response.header_list)
+    native = _native_sets.get(pairs)
+    if native is None:
+        known = _native_pairs.get
+        native = [known(pair) or _native(pair) for pair in pairs]
+        if len(_native_sets) >= _NATIVE_PAIRS_MAX:
+            _native_sets.clear()
+        _native_sets[pairs] = native
+    # A copy: servers and middleware may add to the list they are given.
+    start_response(response.output_status.decode('latin-1'), list(native))
 
 
 class AppResponse:
