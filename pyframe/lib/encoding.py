@@ -398,6 +398,26 @@ def _coding_qvalues() -> dict[str, float]:
     return qvalues
 
 
+def _not_modified_variant(request, response) -> None:
+    """Make a 304 describe the compressed copy when that is what the
+    client revalidated.
+
+    A 304 has no body or Content-Type to decide on; but a client that
+    sends back the "-gzip" tag of this ETag holds a copy this tool made,
+    so the 304 repeats that tag and its Vary (RFC 9110, 15.4.5).
+    """
+    etag = response.headers.get('ETag')
+    if not etag or not etag.endswith('"') or etag.endswith('-gzip"'):
+        return
+    variant = etag[:-1] + '-gzip"'
+    if variant not in (request.headers.get('If-None-Match') or ''):
+        return
+    qvalues = _coding_qvalues()
+    if qvalues.get('gzip', qvalues.get('*', 0.0)) > 0:
+        response.headers['ETag'] = variant
+        _add_vary(response.headers, 'Accept-Encoding')
+
+
 def gzip(compress_level: int = 5, mime_types: Iterable[str] = ('text/html', 'text/plain'),
          debug: bool = False) -> None:
     """The ``gzip`` tool: compress the response when the client accepts gzip.
@@ -416,7 +436,10 @@ def gzip(compress_level: int = 5, mime_types: Iterable[str] = ('text/html', 'tex
             request.app.log.error(message, 'TOOLS.GZIP')
 
     code = httputil.valid_status(response.status)[0]
-    if code < 200 or code in (204, 304):
+    if code == 304:
+        _not_modified_variant(request, response)
+        return
+    if code < 200 or code == 204:
         return
     if response.headers.get('Content-Encoding', 'identity').lower() != 'identity':
         log('Already content-encoded: not compressed again')
