@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import http.cookies
 import logging
+import re
 import sys
 import time
 import uuid
@@ -45,6 +46,16 @@ hookpoints = (
     'before_error_response', 'after_error_response',
 )
 _HOOKPOINTS = frozenset(hookpoints)
+
+# A Cookie header of plain name=value pairs (token names, unquoted values):
+# what nearly every client sends, and safe to split by hand.
+_COOKIE_NAME = r"[A-Za-z0-9!#%&'*+\-.^_`|~]+"
+_COOKIE_VALUE = r"[A-Za-z0-9!#%&'()*+\-./:<>?@\[\]^_`{|}~]*"
+_PLAIN_COOKIES = re.compile(
+    rf'{_COOKIE_NAME}={_COOKIE_VALUE}(?:; ?{_COOKIE_NAME}={_COOKIE_VALUE})*;?')
+
+# Names the stdlib parser reads as attributes of the previous cookie.
+_COOKIE_ATTRIBUTES = frozenset(http.cookies.Morsel._reserved)
 
 # CGI-style environ keys that carry request headers without an HTTP_ prefix.
 _SPECIAL_HEADERS = {
@@ -360,6 +371,28 @@ class Request:
     @cookie.setter
     def cookie(self, value: http.cookies.SimpleCookie) -> None:
         self.__dict__['_cookie'] = value
+
+    def _cookie_value(self, name: str) -> str | None:
+        """The value of request cookie ``name``, or None.
+
+        A plain ``a=1; b=2`` header is read without building
+        :attr:`cookie` (the stdlib parser is slow); anything else (quotes,
+        ``$`` attributes, odd characters) goes through :attr:`cookie`, so
+        the answer, and a 400 for a malformed header, are the same.
+        """
+        if '_cookie' not in self.__dict__ and name.lower() not in _COOKIE_ATTRIBUTES:
+            header = self._header('Cookie')
+            if not header:
+                return None
+            if _PLAIN_COOKIES.fullmatch(header):
+                value = None
+                for pair in header.split(';'):
+                    key, _, found = pair.strip().partition('=')
+                    if key == name:
+                        value = found  # the last one wins, as in SimpleCookie
+                return value
+        morsel = self.cookie.get(name)
+        return morsel.value if morsel is not None else None
 
     # Headers and body are built on first use: a plain GET whose handler
     # never looks at them costs neither the translation of the environ

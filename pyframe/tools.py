@@ -275,6 +275,10 @@ def tool_actions(toolbox: Toolbox, toolmap: dict) -> list:
             kwargs = {k: v for k, v in args.items() if k != 'on'}
             priority = tool._priority_for(kwargs)
             actions.append((tool._point, Hook(tool.callable, priority=priority, **kwargs)))
+        elif hasattr(tool, '_ready_hooks'):
+            # Its hooks depend on its config only: made once, like a plain tool's.
+            kwargs = {k: v for k, v in args.items() if k != 'on'}
+            actions.extend(tool._ready_hooks(kwargs))
         else:
             actions.append(tool)
     return actions

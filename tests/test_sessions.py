@@ -415,3 +415,25 @@ def test_concurrent_in_process_threads_lose_no_update():
         thread.join(10)
     assert RamSession(id)['n'] == 400
     wait_for(lambda: len(RamSession.locks) == 0)
+
+
+@pytest.mark.parametrize('header, expected', [
+    ('session_id=abc123', 'abc123'),
+    ('a=1; session_id=abc123; b=2', 'abc123'),
+    ('session_id=old;session_id=new', 'new'),
+    ('other=1', None),
+    ('session_id="quoted"', 'quoted'),           # through the stdlib parser
+    ('$Version=1; session_id=abc; $Path=/', 'abc'),
+])
+def test_the_session_cookie_is_read_like_the_stdlib_parser_does(header, expected):
+    """The fast path for plain Cookie headers and http.cookies agree."""
+    from pyframe.request import Request
+    from pyframe.lib.httputil import Host
+
+    request = Request(Host('127.0.0.1', 80), Host('127.0.0.1', 1))
+    request.wsgi_environ = {'HTTP_COOKIE': header}
+    assert request._cookie_value('session_id') == expected
+    request = Request(Host('127.0.0.1', 80), Host('127.0.0.1', 1))
+    request.wsgi_environ = {'HTTP_COOKIE': header}
+    morsel = request.cookie.get('session_id')
+    assert (morsel.value if morsel is not None else None) == expected

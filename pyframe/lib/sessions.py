@@ -934,8 +934,7 @@ def init(storage_type: str | None = None, path: str | None = None,
     storage_class = kwargs.pop('storage_class', None)
     if storage_class is None:
         storage_class = _storage_class_by_name(storage_type) if storage_type else RamSession
-    morsel = request.cookie.get(name)
-    id = morsel.value if morsel is not None else None
+    id = request._cookie_value(name)
 
     kwargs['timeout'] = timeout
     kwargs['clean_freq'] = clean_freq
@@ -1051,18 +1050,29 @@ class SessionTool(Tool):
         serving.session.acquire_lock()
 
     def _setup(self) -> None:
-        args = self._merged_args()
-        priority = self._priority_for(args)
         hooks = serving.request.hooks
-        hooks.attach(self._point, self.callable, priority=priority, **args)
+        for point, hook in self._ready_hooks(self._merged_args()):
+            hooks.add(point, hook)
+
+    def _ready_hooks(self, args: dict) -> list:
+        """The (point, Hook) pairs the tool attaches for config ``args``.
+
+        They depend on the config alone, so request plans make them once.
+        """
+        from ..request import Hook
+
+        args = dict(args)
+        priority = self._priority_for(args)
+        hooks = [(self._point, Hook(self.callable, priority=priority, **args))]
         locking = args.get('locking', 'implicit')
         if locking == 'implicit':
-            hooks.attach('before_handler', self._lock_session)
+            hooks.append(('before_handler', Hook(self._lock_session)))
         elif locking == 'early':
             # Just after init (priority 50) made the session.
-            hooks.attach('before_request_body', self._lock_session, priority=60)
-        hooks.attach('before_finalize', save)
-        hooks.attach('on_end_request', close)
+            hooks.append(('before_request_body', Hook(self._lock_session, priority=60)))
+        hooks.append(('before_finalize', Hook(save)))
+        hooks.append(('on_end_request', Hook(close)))
+        return hooks
 
     def regenerate(self) -> None:
         """Give the current session a new id (the cookie follows)."""
