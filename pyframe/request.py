@@ -431,11 +431,18 @@ class Request:
     def headers(self, value: httputil.HeaderMap) -> None:
         self.__dict__['_headers'] = value
 
+    def _unread_environ(self) -> dict | None:
+        """The environ to read headers from while neither :attr:`headers`
+        nor :attr:`header_list` exists (or was replaced); else None."""
+        state = self.__dict__
+        if '_headers' in state or '_header_list' in state:
+            return None
+        return self.wsgi_environ
+
     def _header(self, name: str, default: str | None = None) -> str | None:
         """One request header by its title-case name, without building the map."""
-        state = self.__dict__
-        environ = self.wsgi_environ
-        if environ is None or '_headers' in state or '_header_list' in state:
+        environ = self._unread_environ()
+        if environ is None:
             return self.headers.get(name, default)
         key = _ENVIRON_KEYS.get(name, '')
         if key:
@@ -464,9 +471,8 @@ class Request:
 
     def _has_entity(self) -> bool:
         """True when the request says a body follows its headers."""
-        state = self.__dict__
-        environ = self.wsgi_environ
-        if environ is not None and '_headers' not in state and '_header_list' not in state:
+        environ = self._unread_environ()
+        if environ is not None:
             length = environ.get('CONTENT_LENGTH')
             chunked = 'HTTP_TRANSFER_ENCODING' in environ
         else:
@@ -483,9 +489,9 @@ class Request:
                 self.hooks.run('on_end_request')
             finally:
                 self.stage = 'close'
+                # Requests announcing a body got their RequestBody in
+                # _do_respond; one never made has nothing to drain.
                 body = self.__dict__.get('_request_body')
-                if body is None and self.__dict__.get('_entity'):
-                    body = self.body
                 if body is not None:
                     body.drain()
 
@@ -588,7 +594,6 @@ class Request:
 
         self.__dict__['_body_ready'] = True
         if self._has_entity():
-            self.__dict__['_entity'] = True
             # Made now so that a bad Content-Length is a 400 whatever the
             # handler does; bodyless requests make theirs on first use.
             self.body  # noqa: B018
@@ -628,10 +633,6 @@ class Request:
         if self.hooks.get('before_finalize'):
             self.hooks.run('before_finalize')
         response.finalize()
-
-    def _check_timeout(self) -> None:
-        if serving.response.timed_out:
-            raise ResponseTimeout()
 
     # -- stages -------------------------------------------------------------
 
