@@ -18,6 +18,7 @@ Import the fixture into a test module with ``from live import live``.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -302,3 +303,28 @@ def wait_until(predicate, timeout: float = TIMEOUT, interval: float = 0.005):
             raise AssertionError(f'timed out after {timeout}s waiting for {predicate}')
         time.sleep(interval)
     return value
+
+
+def hammer_session_counter(site, path: str, threads: int = 8, per_thread: int = 25) -> int:
+    """Increment one session's counter from many threads; return the final count."""
+    first = site.get(path)
+    assert first.text == '1'
+    cookie = {'session_id': first.cookies['session_id']}
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            with requests.Session() as http:
+                for _ in range(per_thread):
+                    response = http.get(site.url(path), cookies=cookie, timeout=TIMEOUT)
+                    assert response.status_code == 200, response.text
+                    assert response.cookies['session_id'] == cookie['session_id']
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert not errors, errors[0]
+    return int(site.get(path, cookies=cookie).text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 import requests
@@ -13,6 +12,7 @@ from pyframe.lib import sessions
 from pyframe.lib.sessions import FileSession, RamSession
 from pyframe.tools import Toolbox
 from live import TIMEOUT, live  # noqa: F401
+from live import hammer_session_counter as hammer
 
 box = Toolbox('sesshttp')
 box.sessions = sessions.SessionTool()
@@ -133,31 +133,6 @@ def test_file_sessions_store_files(live, tmp_path):  # noqa: F811
     assert browser.get(site.url(), timeout=TIMEOUT).text == '1'
     assert browser.get(site.url(), timeout=TIMEOUT).text == '2'
     assert os.listdir(tmp_path) == ['session-' + browser.cookies['session_id']]
-
-
-def hammer(site, path: str, threads: int = 8, per_thread: int = 25) -> int:
-    """Increment one session's counter from many threads; return the final count."""
-    first = site.get(path)
-    assert first.text == '1'
-    cookie = {'session_id': first.cookies['session_id']}
-    errors: list[BaseException] = []
-
-    def work():
-        try:
-            with requests.Session() as http:
-                for _ in range(per_thread):
-                    response = http.get(site.url(path), cookies=cookie, timeout=TIMEOUT)
-                    assert response.status_code == 200
-                    assert response.cookies['session_id'] == cookie['session_id']
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
-    assert not errors, errors[0]
-    return int(site.get(path, cookies=cookie).text)
 
 
 @pytest.mark.parametrize('locking, path', [('implicit', '/'), ('early', '/'),

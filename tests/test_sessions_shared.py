@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import threading
 import time
 
 import pytest
@@ -21,6 +20,7 @@ import pyframe
 from pyframe.lib import sessions
 from pyframe.lib.sessions import MemcachedSession, RedisSession
 from live import TIMEOUT, live  # noqa: F401
+from live import hammer_session_counter as hammer
 from servers import memcached_server, redis_server  # noqa: F401
 from support import free_port, wait_for, write_script
 
@@ -106,31 +106,6 @@ def test_data_expires_in_the_store(live, store):  # noqa: F811
     wait_for(lambda: probe._load_id(old) is None, timeout=5, interval=0.1)
     response = site.get('/', cookies={'session_id': old})
     assert response.text == '1' and response.cookies['session_id'] != old
-
-
-def hammer(site, path: str, threads: int = 8, per_thread: int = 25) -> int:
-    """Increment one session's counter from many threads; return the final count."""
-    first = site.get(path)
-    assert first.text == '1'
-    cookie = {'session_id': first.cookies['session_id']}
-    errors: list[BaseException] = []
-
-    def work():
-        try:
-            with requests.Session() as http:
-                for _ in range(per_thread):
-                    response = http.get(site.url(path), cookies=cookie, timeout=TIMEOUT)
-                    assert response.status_code == 200, response.text
-                    assert response.cookies['session_id'] == cookie['session_id']
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
-    assert not errors, errors[0]
-    return int(site.get(path, cookies=cookie).text)
 
 
 @pytest.mark.parametrize('locking, path', [('implicit', '/'), ('explicit', '/explicit')])
