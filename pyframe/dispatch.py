@@ -286,7 +286,25 @@ class Dispatcher:
         """
         request = serving.request
         app = request.app
-        root = app.root
+        trail, names, _ = self._walk(app.root, path)
+        found = self._choose(path, trail, names)
+        _set_config(request, app, path, trail, names)
+        if found is None:
+            return None, []
+        handler, vpath, request.is_index = found
+        return handler, vpath
+
+    def _walk(self, root: object, path: str, checks: list | None = None
+              ) -> tuple[list, list[str], bool]:
+        """Follow the segments of ``path`` from ``root``.
+
+        Returns ``(trail, names, hooked)``: the (node or None, segments
+        left after reaching it) pairs, the segments plus 'index', and
+        whether some ``_cp_dispatch`` took part. With ``checks``, every
+        lookup made is recorded there as ``(name, found, probed)`` so that
+        :func:`walk_still_holds` can tell later whether the walk would
+        find the same objects.
+        """
         table = self._translate
         trigger = self._translate_trigger
 
@@ -299,32 +317,46 @@ class Dispatcher:
         names.append('index')
         total = len(names)
 
-        # (node or None, number of segments left after reaching it); the
-        # config is gathered from it afterwards, in one pass.
         trail = [(root, total)]
         node = root
         walk = names  # replaced, never mutated, when a _cp_dispatch rewrites it
         position = 0
         left = total
+        hooked = False
         while left:
             found = None
             if node is not None:
                 name = walk[position]
                 if trigger is None or trigger in name:
                     name = name.translate(table)
-                found = getattr(node, name, None)
+                found = _lookup(node, name)
+                probed = False
                 if found is None and left > 1:
+                    probed = True
                     hook = getattr(node, self.dispatch_method_name, None)
                     if (hook is not None and callable(hook)
                             and not getattr(hook, 'exposed', False)):
+                        hooked = True
                         found, walk = self._call_hook(hook, node, walk[position:-1], names)
                         position = -1  # the rewritten walk starts at the next step
+                if checks is not None:
+                    checks.append((name, found, probed))
             position += 1
             left = len(walk) - position
             node = found
             trail.append((found, left))
+        return trail, names, hooked
 
-        appconf = app.config
+    def _choose(self, path: str, trail: list, names: list[str]
+                ) -> tuple[Callable, list[str], bool] | None:
+        """Pick the handler of a walk: ``(handler, vpath, is_index)`` or None.
+
+        The deepest node answering wins: its exposed ``default``, or the
+        node itself when it is exposed (and callable, unless the
+        dispatcher calls methods of resources). A chosen ``default`` joins
+        ``trail``, so its ``_cp_config`` applies.
+        """
+        total = len(names)
         last = len(trail) - 1
         for index in range(last, -1, -1):
             candidate, left = trail[index]
@@ -334,17 +366,11 @@ class Dispatcher:
             default = getattr(owner, 'default', None)
             if default is not None and getattr(default, 'exposed', False):
                 trail.insert(index + 1, (default, left))
-                _set_config(request, app, path, trail, names)
-                request.is_index = path.endswith('/')
-                return default, names[total - left:-1]
+                return default, names[total - left:-1], path.endswith('/')
             if getattr(owner, 'exposed', False) and (
                     callable(candidate) or not self._answer_needs_call):
-                _set_config(request, app, path, trail, names)
-                request.is_index = index == last
-                return candidate, names[total - left:-1]
-
-        _set_config(request, app, path, trail, names)
-        return None, []
+                return candidate, names[total - left:-1], index == last
+        return None
 
     def _call_hook(self, hook: Callable, node: object, pending: list[str],
                    names: list[str]) -> tuple[Any, list[str]]:
@@ -422,6 +448,41 @@ def _attribute_owner(node: object) -> object:
     dispatch probes every handler for ``default`` and ``_cp_config``.
     """
     return node.__func__ if type(node) is MethodType else node
+
+
+def _lookup(node: object, name: str) -> Any:
+    """``getattr(node, name, None)``, faster on bound methods.
+
+    A bound method forwards every name its own type lacks (they are all
+    dunders) to its function; asking the function directly spares the
+    exception a bound method raises and catches inside for a missing one.
+    """
+    if type(node) is MethodType and name[:2] != '__':
+        node = node.__func__
+    return getattr(node, name, None)
+
+
+def walk_still_holds(root: object, checks: tuple, hook_name: str = '_cp_dispatch') -> bool:
+    """True when walking from ``root`` meets the objects recorded in ``checks``.
+
+    ``checks`` is what :meth:`Dispatcher._walk` recorded, with bound
+    methods kept as ``(function, instance)``: they are new objects at every
+    lookup, so those two stand for them. A probed ``_cp_dispatch`` must
+    still be absent (or exposed, or not callable), as it was.
+    """
+    node = root
+    for name, expected, probed in checks:
+        found = _lookup(node, name)
+        if found is not expected:
+            if (type(expected) is not tuple or type(found) is not MethodType
+                    or found.__func__ is not expected[0] or found.__self__ is not expected[1]):
+                return False
+        if probed:
+            hook = getattr(node, hook_name, None)
+            if hook is not None and callable(hook) and not getattr(hook, 'exposed', False):
+                return False
+        node = found
+    return True
 
 
 def _update(merged: dict, conf: dict | None) -> bool:

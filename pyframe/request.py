@@ -31,10 +31,12 @@ from typing import Any
 
 from .body import RequestBody
 from .context import serving
+from .dispatch import Dispatcher, LateParamPageHandler, _invoke
 from .errors import HTTPError, HTTPRedirect, InternalRedirect, NotFound
 from .errors import TimeoutError as ResponseTimeout
 from .errors import format_exc
 from .lib import httputil, reprconf
+from .lib.encoding import encode_handler_body
 from .log import log_request_error
 
 __all__ = ['Hook', 'HookMap', 'Request', 'Response', 'hookpoints', 'translate_headers']
@@ -93,6 +95,18 @@ def translate_headers(environ: dict) -> list[tuple[str, str]]:
     return headers
 
 
+# (client protocol, server protocol) -> the version in effect.
+_protocols: dict[tuple[str, str], tuple[int, int]] = {}
+
+
+def _protocol(req_protocol: str, server_protocol: str) -> tuple[int, int]:
+    protocol = min(httputil.protocol_from_http(req_protocol),
+                   httputil.protocol_from_http(server_protocol))
+    if len(_protocols) < 64:
+        _protocols[(req_protocol, server_protocol)] = protocol
+    return protocol
+
+
 def _priority(hook: Hook) -> int:
     return hook.priority
 
@@ -127,6 +141,27 @@ class Hook:
                 f'kwargs={self.kwargs!r})')
 
 
+def run_hooks(point: str, hooks: tuple) -> None:
+    """Run ``hooks`` (of hook ``point``) as :meth:`HookMap.run` does."""
+    failure = None
+    for hook in hooks:
+        if failure is None or hook.failsafe:
+            try:
+                if type(hook) is Hook:
+                    hook.callback(**hook.kwargs)  # Hook.__call__, minus a frame
+                else:
+                    hook()
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except (HTTPError, HTTPRedirect, InternalRedirect) as exc:
+                failure = failure or exc
+            except Exception as exc:
+                failure = failure or exc
+                log_request_error(f'Error in {point!r} hook {hook.callback!r}')
+    if failure is not None:
+        raise failure
+
+
 class HookMap(dict):
     """Hook point name -> list of :class:`Hook`, kept in run order.
 
@@ -154,8 +189,13 @@ class HookMap(dict):
 
     def add(self, point: str, hook: Hook) -> None:
         """Insert a ready :class:`Hook` at ``point`` in priority order."""
+        hooks = self[point]
+        if type(hooks) is not list:
+            # A request plan's shared tuple: this request gets its own list.
+            hooks = list(hooks)
+            dict.__setitem__(self, point, hooks)
         # insort_right keeps attach order among equal priorities.
-        bisect.insort_right(self[point], hook, key=_priority)
+        bisect.insort_right(hooks, hook, key=_priority)
 
     def run(self, point: str) -> None:
         """Run the hooks of ``point``.
@@ -165,22 +205,9 @@ class HookMap(dict):
         traceback as they happen, so later failures cannot hide them.
         """
         hooks = self.get(point)
-        if not hooks:
-            return
-        failure = None
-        for hook in tuple(hooks):
-            if failure is None or hook.failsafe:
-                try:
-                    hook()
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except (HTTPError, HTTPRedirect, InternalRedirect) as exc:
-                    failure = failure or exc
-                except Exception as exc:
-                    failure = failure or exc
-                    log_request_error(f'Error in {point!r} hook {hook.callback!r}')
-        if failure is not None:
-            raise failure
+        if hooks:
+            # A snapshot: hooks attached meanwhile wait for the next run.
+            run_hooks(point, tuple(hooks))
 
     def copy(self) -> HookMap:
         """Return a copy whose lists can change without touching this one."""
@@ -196,14 +223,19 @@ class HookMap(dict):
 # -- request-scope config namespaces ------------------------------------------
 
 
-def _hooks_namespace(key: str, value: Any) -> None:
-    """``hooks.<point> = callable`` attaches a hook to the current request."""
-    point = key.split('.', 1)[0]
+def hook_from_config(value: Any) -> Hook:
+    """The Hook of a ``hooks.<point>`` config value: a Hook, a callable,
+    or the dotted name of one."""
     if isinstance(value, str):
         value = reprconf.attributes(value)
     if not isinstance(value, Hook):
         value = Hook(value)
-    serving.request.hooks.add(point, value)
+    return value
+
+
+def _hooks_namespace(key: str, value: Any) -> None:
+    """``hooks.<point> = callable`` attaches a hook to the current request."""
+    serving.request.hooks.add(key.split('.', 1)[0], hook_from_config(value))
 
 
 def _request_namespace(key: str, value: Any) -> None:
@@ -257,23 +289,21 @@ class _LazyUUID4:
         return self._uuid
 
 
+_DEFAULT_LOCAL = httputil.Host('127.0.0.1', 80)
+_DEFAULT_REMOTE = httputil.Host('127.0.0.1', 1111)
+
+
 class Request:
     """One HTTP request, as the application sees it (``pyframe.request``)."""
 
     #: The request this one replaced by an InternalRedirect, or None.
     prev = None
-    #: The server's address (a :class:`~pyframe.lib.httputil.Host`).
-    local = httputil.Host('127.0.0.1', 80)
-    #: The client's address.
-    remote = httputil.Host('127.0.0.1', 1111)
     #: 'http' or 'https', as the server received it.
     scheme = 'http'
     #: The protocol the server speaks, e.g. 'HTTP/1.1'.
     server_protocol = 'HTTP/1.1'
     #: ``scheme://host[:port]`` the client used (from the Host header).
     base = ''
-    #: The first line of the request, e.g. 'GET /page?x=1 HTTP/1.1'.
-    request_line = ''
     #: The HTTP method, e.g. 'GET'.
     method = 'GET'
     #: The raw query string (without '?').
@@ -304,8 +334,6 @@ class Request:
     app = None
     #: The page handler the dispatcher found.
     handler = None
-    #: Tool name -> its config for this request.
-    toolmaps: dict = {}
     #: The config in effect for this request.
     config: dict | None = None
     #: True when the handler is an index (the URL named a directory).
@@ -343,15 +371,103 @@ class Request:
         error_page=_error_page_namespace,
     )
 
-    def __init__(self, local_host: httputil.Host, remote_host: httputil.Host,
+    def __init__(self, local_host: httputil.Host | None, remote_host: httputil.Host | None,
                  scheme: str = 'http', server_protocol: str = 'HTTP/1.1') -> None:
-        self.local = local_host
-        self.remote = remote_host
-        self.scheme = scheme
-        self.server_protocol = server_protocol
-        self.closed = False
-        self.is_index = None
-        self.unique_id = _LazyUUID4()
+        # None for a host means "read it from wsgi_environ when asked".
+        state = self.__dict__
+        if local_host is not None:
+            state['_local'] = local_host
+        if remote_host is not None:
+            state['_remote'] = remote_host
+        state['scheme'] = scheme
+        state['server_protocol'] = server_protocol
+
+    # -- made on first use ----------------------------------------------------
+    # Most requests never look at these; each costs nothing until read.
+
+    @property
+    def local(self) -> httputil.Host:
+        """The server's address (a :class:`~pyframe.lib.httputil.Host`)."""
+        host = self.__dict__.get('_local')
+        if host is None:
+            environ = self.wsgi_environ
+            if environ is None:
+                return _DEFAULT_LOCAL
+            host = self.__dict__['_local'] = httputil.Host(
+                '', int(environ.get('SERVER_PORT') or 80), environ.get('SERVER_NAME', ''))
+        return host
+
+    @local.setter
+    def local(self, value: httputil.Host) -> None:
+        self.__dict__['_local'] = value
+
+    @property
+    def remote(self) -> httputil.Host:
+        """The client's address."""
+        host = self.__dict__.get('_remote')
+        if host is None:
+            environ = self.wsgi_environ
+            if environ is None:
+                return _DEFAULT_REMOTE
+            host = self.__dict__['_remote'] = httputil.Host(
+                environ.get('REMOTE_ADDR', ''), int(environ.get('REMOTE_PORT') or -1),
+                environ.get('REMOTE_HOST', ''))
+        return host
+
+    @remote.setter
+    def remote(self, value: httputil.Host) -> None:
+        self.__dict__['_remote'] = value
+
+    @property
+    def unique_id(self) -> _LazyUUID4:
+        """This request's id; ``str()`` of it is a UUID4, made when first shown."""
+        value = self.__dict__.get('_unique_id')
+        if value is None:
+            value = self.__dict__['_unique_id'] = _LazyUUID4()
+        return value
+
+    @unique_id.setter
+    def unique_id(self, value: Any) -> None:
+        self.__dict__['_unique_id'] = value
+
+    @property
+    def request_line(self) -> str:
+        """The first line of the request, e.g. 'GET /page?x=1 HTTP/1.1'."""
+        state = self.__dict__
+        line = state.get('_request_line')
+        if line is None:
+            target = state.get('_request_target')
+            if target is None:
+                return ''
+            path, query_string, req_protocol = target
+            url = path or '/'
+            if query_string:
+                url = f'{url}?{query_string}'
+            line = state['_request_line'] = f'{self.method} {url} {req_protocol}'
+        return line
+
+    @request_line.setter
+    def request_line(self, value: str) -> None:
+        self.__dict__['_request_line'] = value
+
+    @property
+    def toolmaps(self) -> dict:
+        """Toolbox namespace -> tool name -> its config for this request."""
+        state = self.__dict__
+        maps = state.get('_toolmaps')
+        if maps is None:
+            # A fused request plan leaves its maps to copy on first use:
+            # tools may read and change theirs.
+            planned = state.pop('_plan_toolmaps', None) or {}
+            maps = state['_toolmaps'] = {
+                namespace: {name: dict(args) for name, args in toolmap.items()}
+                for namespace, toolmap in planned.items()}
+        return maps
+
+    @toolmaps.setter
+    def toolmaps(self, value: dict) -> None:
+        self.__dict__.pop('_plan_toolmaps', None)
+        self.__dict__['_toolmaps'] = value
 
     @property
     def cookie(self) -> http.cookies.SimpleCookie:
@@ -506,30 +622,30 @@ class Request:
         (name, value) pairs; ``rfile`` the body stream.
         """
         response = serving.response
+        state = self.__dict__
         self.stage = 'run'
         try:
             self.method = method
-            self.query_string = query_string or ''
+            self.query_string = query_string = query_string or ''
             self.params = {}
-            self.protocol = min(
-                httputil.protocol_from_http(req_protocol),
-                httputil.protocol_from_http(self.server_protocol),
-            )
-            url = path or '/'
-            if query_string:
-                url = f'{url}?{query_string}'
-            self.request_line = f'{method} {url} {req_protocol}'
+            protocol = _protocols.get((req_protocol, self.server_protocol))
+            if protocol is None:
+                protocol = _protocol(req_protocol, self.server_protocol)
+            self.protocol = protocol
+            # request_line is written when somebody reads it.
+            state['_request_target'] = (path, query_string, req_protocol)
+            state.pop('_request_line', None)
             if headers is not None:
                 # Given explicitly; None means "from wsgi_environ, on first use".
                 self.header_list = headers
             self.rfile = rfile
-            self.__dict__['_body_ready'] = False
-            self.__dict__.pop('_request_body', None)
+            state['_body_ready'] = False
+            state.pop('_request_body', None)
             self.handler = None
-            self.script_name = self.app.script_name
-            self.path_info = (path or '/')[len(self.script_name):] or '/'
+            self.script_name = script_name = self.app.script_name
+            self.path_info = path_info = (path or '/')[len(script_name):] or '/'
             self.stage = 'respond'
-            self.respond(self.path_info)
+            self.respond(path_info)
         except self.throws:
             raise
         except Exception:
@@ -570,7 +686,8 @@ class Request:
                     raise
             finally:
                 self.stage = 'on_end_resource'
-                self.hooks.run('on_end_resource')
+                if self.hooks.get('on_end_resource'):
+                    self.hooks.run('on_end_resource')
         except self.throws:
             raise
         except Exception:
@@ -580,11 +697,12 @@ class Request:
 
     def _do_respond(self, path_info: str) -> None:
         response = serving.response
+        state = self.__dict__
         if self.app is None:
             raise NotFound()
         hooks = type(self).hooks
-        self.hooks = hooks.copy() if hooks else HookMap()
-        self.toolmaps = {}
+        # HookMap.__new__: an empty map without a Python __init__ call.
+        self.hooks = hooks.copy() if hooks else HookMap.__new__(HookMap)
 
         self.stage = 'process_headers'
         self.process_headers()
@@ -592,7 +710,7 @@ class Request:
         self.stage = 'get_resource'
         self.get_resource(path_info)
 
-        self.__dict__['_body_ready'] = True
+        state['_body_ready'] = True
         if self._has_entity():
             # Made now so that a bad Content-Length is a 400 whatever the
             # handler does; bodyless requests make theirs on first use.
@@ -601,10 +719,11 @@ class Request:
 
         # Hook points nobody attached to are skipped without a call; the
         # timeout check is inlined for the same reason (this runs per request).
+        hooks = self.hooks
         self.stage = 'on_start_resource'
-        if self.hooks.get('on_start_resource'):
-            self.hooks.run('on_start_resource')
-        if serving.response.timed_out:
+        if hooks.get('on_start_resource'):
+            hooks.run('on_start_resource')
+        if response.timed_out:
             raise ResponseTimeout()
 
         self.stage = 'process_query_string'
@@ -613,25 +732,42 @@ class Request:
         if self.process_request_body and self.method not in self.methods_with_bodies:
             self.process_request_body = False
         self.stage = 'before_request_body'
-        if self.hooks.get('before_request_body'):
-            self.hooks.run('before_request_body')
+        if hooks.get('before_request_body'):
+            hooks.run('before_request_body')
         if self.process_request_body:
             self.body.process()
-        if serving.response.timed_out:
+        if response.timed_out:
             raise ResponseTimeout()
 
         self.stage = 'before_handler'
-        if self.hooks.get('before_handler'):
-            self.hooks.run('before_handler')
-        if self.handler:
+        encode = None
+        ready = hooks.get('before_handler')
+        if ready:
+            split = state.get('_encode_split')
+            if split is not None and ready is split[0]:
+                # The plan's own hooks, ending with the encode tool: run the
+                # others, and encode what the handler returns below rather
+                # than wrapping it (same outcome, two calls fewer).
+                if split[1]:
+                    run_hooks('before_handler', split[1])
+                encode = split[2]
+            else:
+                hooks.run('before_handler')
+        handler = self.handler
+        if handler:
             self.stage = 'handler'
-            response.body = self.handler()
-        if serving.response.timed_out:
+            if type(handler) is LateParamPageHandler and not handler._kwargs:
+                response.body = _invoke(handler.callable, handler.args, self.params)
+            else:
+                response.body = handler()
+            if encode is not None:
+                encode_handler_body(encode)
+        if response.timed_out:
             raise ResponseTimeout()
 
         self.stage = 'before_finalize'
-        if self.hooks.get('before_finalize'):
-            self.hooks.run('before_finalize')
+        if hooks.get('before_finalize'):
+            hooks.run('before_finalize')
         response.finalize()
 
     # -- stages -------------------------------------------------------------
@@ -661,9 +797,22 @@ class Request:
             dispatch = app.find_config(path, 'request.dispatch', default)
         else:
             dispatch = default
+        routes = getattr(app, 'routes', None)
+        if routes is not None and type(dispatch) is Dispatcher:
+            route = routes.find(dispatch, path, app._request_namespace_set())
+            if route is not None:
+                # The walk, its config and its plan, as made for an earlier
+                # request of this path (see pyframe.route).
+                self.__dict__['_route'] = route
+                handler = route.handler
+                self.handler = (NotFound() if handler is None
+                                else LateParamPageHandler(handler, *route.vpath))
+                self.is_index = route.is_index
+                self.config = dict(route.config)
+                return
         self.trail = None
         dispatch(path)
-        if type(dispatch) is not _dispatcher_class():
+        if type(dispatch) is not Dispatcher:
             # Only the plain object-tree walk makes config a function of
             # the path and the objects walked (see Application plans).
             self.trail = None
@@ -703,13 +852,7 @@ class Request:
             response.finalize()
 
 
-def _dispatcher_class():
-    return sys.modules['pyframe.dispatch'].Dispatcher
-
-
 def _default_dispatcher():
-    from .dispatch import Dispatcher
-
     Request.dispatch = Dispatcher()
     return Request.dispatch
 

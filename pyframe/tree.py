@@ -13,6 +13,7 @@ from .lib import reprconf
 from .log import LogManager
 from .plan import RequestPlan
 from .request import Request, Response
+from .route import RouteTable
 from .tools import Toolbox
 from .wsgi import WSGIPipeline, respond
 
@@ -57,6 +58,8 @@ class Application:
         self.config_version = 0
         self._plans: dict = {}
         self._merged_configs: dict = {}
+        #: Paths served by the plain Dispatcher, resolved once (see pyframe.route).
+        self.routes = RouteTable(self)
         if config:
             self.merge(config)
 
@@ -145,6 +148,10 @@ class Application:
     def apply_request_config(self, request) -> None:
         """Apply ``request.config`` to the request, from a cached plan when
         the same path was served before with the same config and objects."""
+        route = request.__dict__.get('_route')
+        if route is not None:
+            route.plan.apply()
+            return
         namespaces = self._request_namespace_set()
         trail = request.trail
         if trail is None:

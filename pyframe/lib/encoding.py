@@ -109,12 +109,7 @@ class ResponseEncoder:
     debug: bool = False
 
     def __init__(self, **kwargs: Any) -> None:
-        for name, value in kwargs.items():
-            # A misspelt config key must not be silently ignored.
-            if name.startswith('_') or not hasattr(type(self), name) or callable(
-                    getattr(type(self), name)):
-                raise TypeError(f'ResponseEncoder got an unexpected argument {name!r}')
-            setattr(self, name, value)
+        self._configure(kwargs)
         request = serving.request
         self.oldhandler = None
         if (request.stage or '').startswith('before_finalize'):
@@ -123,6 +118,14 @@ class ResponseEncoder:
         elif request.handler is not None:
             self.oldhandler = request.handler
             request.handler = self
+
+    def _configure(self, kwargs: dict) -> None:
+        for name, value in kwargs.items():
+            # A misspelt config key must not be silently ignored.
+            if name.startswith('_') or not hasattr(type(self), name) or callable(
+                    getattr(type(self), name)):
+                raise TypeError(f'ResponseEncoder got an unexpected argument {name!r}')
+            setattr(self, name, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the original handler, then encode what it produced."""
@@ -307,6 +310,68 @@ encode = ResponseEncoder
 
 # ---------------------------------------------------------------------------
 # Request charsets
+
+
+
+# Content-Type value -> the same declaring the default charset (None when
+# the value is not a plain text type), for encode_handler_body.
+_declared_text_types: dict[tuple[str, str], str | None] = {}
+
+
+def _declared_text_type(content_type: str, charset: str) -> str | None:
+    key = (content_type, charset)
+    try:
+        return _declared_text_types[key]
+    except KeyError:
+        pass
+    element = _content_type_element(content_type)
+    value = None
+    if (element is not None and element.value.lower().startswith('text/')
+            and 'charset' not in element.params):
+        value = _with_charset(element, charset)
+    if len(_declared_text_types) >= _CACHE_MAX:
+        _declared_text_types.clear()
+    _declared_text_types[key] = value
+    return value
+
+
+def encode_handler_body(kwargs: dict) -> None:
+    """Do what the encode tool does to what the page handler returned.
+
+    The tool normally wraps the handler; a request plan whose last
+    ``before_handler`` hook is the encode tool calls this right after the
+    handler instead, which ends the same way without the wrapper. Bytes
+    are left alone and one text chunk with no charset preference on
+    either side is encoded on the spot; everything else goes through a
+    :class:`ResponseEncoder` configured with ``kwargs``.
+    """
+    response = serving.response
+    body = response.body
+    if not kwargs and type(body) is list and len(body) == 1 and not response.stream:
+        cls = ResponseEncoder
+        chunk = body[0]
+        if cls.debug:
+            pass
+        elif type(chunk) is bytes:
+            return  # the handler chose the charset of its bytes itself
+        elif type(chunk) is str and cls.text_only and cls.add_charset and not cls.encoding:
+            content_type = dict.get(response.headers, 'Content-Type')
+            charset = cls.default_encoding
+            declared = _declared_text_type(content_type, charset) if content_type else None
+            if declared is not None and not serving.request._header('Accept-Charset'):
+                try:
+                    encoded = chunk.encode(charset, cls.errors)
+                except (UnicodeEncodeError, LookupError):
+                    pass  # the full negotiation says what to do
+                else:
+                    response.body = encoded
+                    response.default_encoding = charset
+                    dict.__setitem__(response.headers, 'Content-Type', declared)
+                    return
+    encoder = ResponseEncoder.__new__(ResponseEncoder)
+    encoder._configure(kwargs)
+    encoder.oldhandler = None
+    encoder.encode_response()
 
 
 def decode(encoding: str | list[str] | None = None,
