@@ -328,8 +328,6 @@ class Request:
     script_name = ''
     #: The path below the mount point.
     path_info = '/'
-    #: The authenticated user name, set by auth tools or the WSGI server.
-    login = None
     #: The Application serving the request.
     app = None
     #: The page handler the dispatcher found.
@@ -417,6 +415,48 @@ class Request:
     @remote.setter
     def remote(self, value: httputil.Host) -> None:
         self.__dict__['_remote'] = value
+
+    @property
+    def login(self) -> str | None:
+        """The authenticated user name, set by auth tools or the WSGI server."""
+        state = self.__dict__
+        if '_login' in state:
+            return state['_login']
+        environ = self.wsgi_environ
+        if environ is None:
+            return None
+        login = state['_login'] = environ.get('LOGIN_USER') or environ.get('REMOTE_USER') or None
+        return login
+
+    @login.setter
+    def login(self, value: str | None) -> None:
+        self.__dict__['_login'] = value
+
+    @property
+    def multithread(self) -> bool:
+        """Whether the WSGI server may run other requests at the same time."""
+        state = self.__dict__
+        if '_multithread' in state:
+            return state['_multithread']
+        environ = self.wsgi_environ
+        return True if environ is None else environ.get('wsgi.multithread', True)
+
+    @multithread.setter
+    def multithread(self, value: bool) -> None:
+        self.__dict__['_multithread'] = value
+
+    @property
+    def multiprocess(self) -> bool:
+        """Whether other processes may serve the same application."""
+        state = self.__dict__
+        if '_multiprocess' in state:
+            return state['_multiprocess']
+        environ = self.wsgi_environ
+        return False if environ is None else environ.get('wsgi.multiprocess', False)
+
+    @multiprocess.setter
+    def multiprocess(self, value: bool) -> None:
+        self.__dict__['_multiprocess'] = value
 
     @property
     def unique_id(self) -> _LazyUUID4:
@@ -602,7 +642,8 @@ class Request:
             self.closed = True
             self.stage = 'on_end_request'
             try:
-                self.hooks.run('on_end_request')
+                if self.hooks.get('on_end_request'):
+                    self.hooks.run('on_end_request')
             finally:
                 self.stage = 'close'
                 # Requests announcing a body got their RequestBody in
@@ -790,16 +831,10 @@ class Request:
 
     def get_resource(self, path: str) -> None:
         """Find the handler and config for ``path`` with the dispatcher in effect."""
-        site_config = sys.modules['pyframe'].config
-        default = site_config.get('request.dispatch') or self.dispatch or _default_dispatcher()
         app = self.app
-        if getattr(app, 'sets_dispatch', True):
-            dispatch = app.find_config(path, 'request.dispatch', default)
-        else:
-            dispatch = default
         routes = getattr(app, 'routes', None)
-        if routes is not None and type(dispatch) is Dispatcher:
-            route = routes.find(dispatch, path, app._request_namespace_set())
+        if routes is not None:
+            route = routes.find(self, path)
             if route is not None:
                 # The walk, its config and its plan, as made for an earlier
                 # request of this path (see pyframe.route).
@@ -810,6 +845,7 @@ class Request:
                 self.is_index = route.is_index
                 self.config = dict(route.config)
                 return
+        dispatch = self.dispatcher_for(path)
         self.trail = None
         dispatch(path)
         if type(dispatch) is not Dispatcher:
@@ -818,6 +854,15 @@ class Request:
             self.trail = None
         if self.config is None:
             self.config = {}
+
+    def dispatcher_for(self, path: str) -> Any:
+        """The dispatcher config chooses for ``path`` (``request.dispatch``)."""
+        site_config = sys.modules['pyframe'].config
+        default = site_config.get('request.dispatch') or self.dispatch or _default_dispatcher()
+        app = self.app
+        if getattr(app, 'sets_dispatch', True):
+            return app.find_config(path, 'request.dispatch', default)
+        return default
 
     def process_query_string(self) -> None:
         """Merge the query string's parameters into :attr:`params`."""
@@ -899,6 +944,9 @@ def prepare_body(value: Any):
     return value
 
 
+_HeaderMap = httputil.HeaderMap
+
+
 class Response:
     """The response being built for the current request (``pyframe.response``)."""
 
@@ -919,15 +967,16 @@ class Response:
 
     def __init__(self) -> None:
         self.status = 200
-        self.time = time.time()
+        self.time = now = time.time()
         self.timed_out = False
         self._body = []
-        self.headers = httputil.HeaderMap()
-        # dict.update skips the title-casing the keys are already in.
-        dict.update(self.headers, {
+        # __new__ and dict.update: an empty map without a Python __init__
+        # call, filled without title-casing keys that already are.
+        self.headers = headers = _HeaderMap.__new__(_HeaderMap)
+        dict.update(headers, {
             'Content-Type': 'text/html',
             'Server': 'pyframe',
-            'Date': httputil.http_date(self.time),
+            'Date': httputil.http_date(now),
         })
 
     @property

@@ -7,8 +7,12 @@ meets and the config in force. A :class:`RouteTable` (one per
 :class:`~pyframe.Application`) keeps a :class:`Route` per path: a later
 request of the path repeats only the attribute lookups of the walk (one
 per segment), and reuses the rest while they find the same objects and
-no config, tool or namespace changed. Walks where a ``_cp_dispatch`` took
-part run user code and are never kept.
+no config, tool or namespace changed (see
+:data:`pyframe.lib.reprconf.generation`).
+
+Walks where a ``_cp_dispatch`` took part ran user code and are never
+kept, nor are paths whose config chooses another dispatcher: those go
+through the dispatcher on every request, as before.
 
 Like the merged-config cache before it, a route assumes that an object
 met along the walk keeps its own ``_cp_config``, ``exposed`` and
@@ -17,13 +21,12 @@ met along the walk keeps its own ``_cp_config``, ``exposed`` and
 
 from __future__ import annotations
 
-import sys
 from types import MethodType
 from typing import Any
 
-from .dispatch import Dispatcher, _merge_trail, walk_still_holds
+from .dispatch import Dispatcher, _merge_trail
+from .lib import reprconf
 from .plan import RequestPlan
-from .tools import Toolbox
 
 __all__ = ['Route', 'RouteTable']
 
@@ -31,15 +34,17 @@ __all__ = ['Route', 'RouteTable']
 class Route:
     """One path's handler, merged config and request plan."""
 
-    __slots__ = ('dispatcher', 'root', 'checks', 'handler', 'vpath', 'is_index',
-                 'config', 'plan')
+    __slots__ = ('root', 'hook_name', 'checks', 'handler', 'vpath', 'is_index', 'config',
+                 'plan', 'fused')
 
-    def __init__(self, dispatcher: Dispatcher, root: Any, checks: tuple,
-                 handler: Any, vpath: tuple, is_index: bool | None,
-                 config: dict, plan: RequestPlan) -> None:
-        self.dispatcher = dispatcher
+    def __init__(self, root: Any, hook_name: str, checks: tuple, handler: Any, vpath: tuple,
+                 is_index: bool | None, config: dict, plan: RequestPlan) -> None:
         self.root = root
-        #: The walk's lookups, for :func:`~pyframe.dispatch.walk_still_holds`.
+        #: The dispatcher's ``dispatch_method_name`` ('_cp_dispatch').
+        self.hook_name = hook_name
+        #: The walk's lookups: (attribute name, object found, whether a
+        #: ``_cp_dispatch`` was looked for there); bound methods as
+        #: (function, instance), since each lookup makes a new one.
         self.checks = checks
         #: The callable found (None: 404).
         self.handler = handler
@@ -49,11 +54,31 @@ class Route:
         #: The merged config; each request gets a copy.
         self.config = config
         self.plan = plan
+        #: The plan's :class:`~pyframe.plan.FusedPlan`, or None.
+        self.fused = plan.fused
 
-    def holds(self, dispatcher: Dispatcher, root: Any) -> bool:
-        """True while walking the path again would meet the same objects."""
-        return (dispatcher is self.dispatcher and root is self.root
-                and walk_still_holds(root, self.checks, dispatcher.dispatch_method_name))
+    def holds(self, root: Any) -> bool:
+        """True while walking the path from ``root`` meets the same objects."""
+        if root is not self.root:
+            return False
+        hook_name = self.hook_name
+        node = root
+        for name, expected, probed in self.checks:
+            # What Dispatcher._walk looks up (dispatch._lookup, inlined).
+            if type(node) is MethodType and name[:2] != '__':
+                found = getattr(node.__func__, name, None)
+            else:
+                found = getattr(node, name, None)
+            if found is not expected and (
+                    type(expected) is not tuple or type(found) is not MethodType
+                    or found.__func__ is not expected[0] or found.__self__ is not expected[1]):
+                return False
+            if probed:
+                hook = getattr(node, hook_name, None)
+                if hook is not None and callable(hook) and not getattr(hook, 'exposed', False):
+                    return False
+            node = found
+        return True
 
 
 def _recorded(checks: list) -> tuple:
@@ -64,6 +89,10 @@ def _recorded(checks: list) -> tuple:
     )
 
 
+#: The table's entry for a path that must be dispatched on every request.
+_DISPATCH_EACH_TIME = object()
+
+
 class RouteTable:
     """An application's routes by path, dropped whenever config changes."""
 
@@ -72,40 +101,55 @@ class RouteTable:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.routes: dict[str, Route] = {}
+        self.routes: dict[str, Any] = {}
         self.stamp: tuple | None = None
 
-    def find(self, dispatcher: Dispatcher, path: str, namespaces: dict) -> Route | None:
-        """The route of ``path`` (made now if needed), or None if it cannot be kept."""
+    def find(self, request: Any, path: str) -> Route | None:
+        """The route of ``path`` for ``request``, or None: dispatch it the usual way.
+
+        A route made now for a walk that cannot be kept is returned all
+        the same (once), so that no ``_cp_dispatch`` runs twice.
+        """
         app = self.app
-        stamp = (sys.modules['pyframe'].config.version, app.config_version,
-                 Toolbox.version, id(namespaces), len(namespaces))
+        # What else decides dispatch and plans besides config.
+        stamp = (reprconf.generation, app.request_class, app.response_class,
+                 len(app.toolboxes), request.dispatch)
         routes = self.routes
         if stamp != self.stamp:
             routes.clear()
             self.stamp = stamp
-        root = app.root
         route = routes.get(path)
-        if route is not None and route.holds(dispatcher, root):
-            return route
-        route = self.build(dispatcher, path, namespaces)
         if route is not None:
-            if len(routes) >= self.max_routes:
-                routes.clear()
-            routes[path] = route
+            if route is _DISPATCH_EACH_TIME:
+                return None
+            if route.holds(app.root):
+                return route
+        dispatcher = request.dispatcher_for(path)
+        if type(dispatcher) is not Dispatcher:
+            # Its own logic (methods, routes, hosts) decides each request.
+            self._keep(path, _DISPATCH_EACH_TIME)
+            return None
+        route, kept = self.build(dispatcher, path, request)
+        self._keep(path, route if kept else _DISPATCH_EACH_TIME)
         return route
 
-    def build(self, dispatcher: Dispatcher, path: str, namespaces: dict) -> Route | None:
-        """Walk ``path`` and make its route; None when a ``_cp_dispatch`` took part."""
+    def _keep(self, path: str, entry: Any) -> None:
+        routes = self.routes
+        if len(routes) >= self.max_routes:
+            routes.clear()
+        routes[path] = entry
+
+    def build(self, dispatcher: Dispatcher, path: str, request: Any) -> tuple[Route, bool]:
+        """Walk ``path``; return its route and whether it may be kept."""
         app = self.app
         checks: list = []
         trail, names, hooked = dispatcher._walk(app.root, path, checks)
-        if hooked:
-            return None
         found = dispatcher._choose(path, trail, names)
         config = _merge_trail(trail, names, app.config)
         handler, vpath, is_index = found if found is not None else (None, (), None)
-        plan = RequestPlan(config, namespaces, keepalive=namespaces,
-                           request_class=app.request_class, response_class=app.response_class)
-        return Route(dispatcher, app.root, _recorded(checks), handler, tuple(vpath),
-                     is_index, config, plan)
+        namespaces = app._request_namespace_set()
+        plan = RequestPlan(config, namespaces, request_class=app.request_class,
+                           response_class=app.response_class)
+        route = Route(app.root, dispatcher.dispatch_method_name, _recorded(checks), handler,
+                      tuple(vpath), is_index, config, plan)
+        return route, not hooked

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .context import serving
+from .lib import reprconf
 from .lib import auth_basic, auth_digest, cptools, encoding, jsontools, static
 
 __all__ = ['Tool', 'HandlerTool', 'HandlerWrapperTool', 'ErrorTool', 'Toolbox', 'XMLRPCController', 'default_toolbox']
@@ -206,6 +207,7 @@ class Toolbox:
                 value._name = name
             value.namespace = self.namespace
             Toolbox.version += 1
+            reprconf.config_changed()
         object.__setattr__(self, name, value)
 
     def __enter__(self) -> Callable[[str, Any], None]:

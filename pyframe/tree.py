@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
+from threading import get_ident
 from typing import Any
 
 from .config import merge as merge_config
@@ -83,6 +83,7 @@ class Application:
         merge_config(self.config, config)
         self._check_static_paths()
         self.config_version += 1
+        reprconf.config_changed()
         #: Whether any section chooses a dispatcher (else the lookup is skipped).
         self.sets_dispatch = any(isinstance(entries, dict) and 'request.dispatch' in entries
                                  for entries in self.config.values())
@@ -175,24 +176,29 @@ class Application:
         request = self.request_class(local, remote, scheme, sproto)
         request.app = self
         response = self.response_class()
-        serving.load(request, response)
-        engine = _engine()
-        engine.publish('acquire_thread')
-        engine.publish('before_request')
-        engine.timeout_monitor.servings[threading.get_ident()] = response
+        serving.request = request  # what serving.load does, minus a call
+        serving.response = response
+        engine = sys.modules['pyframe'].engine
+        listening = engine.listeners
+        if listening.get('acquire_thread'):
+            engine.publish('acquire_thread')
+        if listening.get('before_request'):
+            engine.publish('before_request')
+        engine.timeout_monitor.servings[get_ident()] = response
         return request, response
 
     def release_serving(self) -> None:
         """Close the current request and forget it."""
         request = serving.request
-        engine = _engine()
-        engine.timeout_monitor.servings.pop(threading.get_ident(), None)
-        engine.publish('after_request')
+        engine = sys.modules['pyframe'].engine
+        engine.timeout_monitor.servings.pop(get_ident(), None)
+        if engine.listeners.get('after_request'):
+            engine.publish('after_request')
         try:
             request.close()
         except Exception:
             self.log.error('Error while closing the request', 'HTTP', severity=40, traceback=True)
-        serving.clear()
+        serving.__dict__.clear()  # serving.clear(), minus a call
 
     def __call__(self, environ: dict, start_response):
         wsgiapp = self.wsgiapp
@@ -203,12 +209,6 @@ class Application:
 
     def __repr__(self) -> str:
         return f'{type(self).__module__}.{type(self).__name__}({self.root!r}, {self._script_name!r})'
-
-
-def _engine():
-    # sys.modules rather than an import statement: this runs twice per
-    # request, and pyframe imports this module while it is being built.
-    return sys.modules['pyframe'].engine
 
 
 def _root_logger_name() -> str:

@@ -33,31 +33,22 @@ def _recode(text: str, encoding: str) -> str:
         return text
 
 
-def _hosts(environ: dict) -> tuple[httputil.Host, httputil.Host]:
-    local = httputil.Host('', int(environ.get('SERVER_PORT') or 80),
-                          environ.get('SERVER_NAME', ''))
-    remote = httputil.Host(environ.get('REMOTE_ADDR', ''),
-                           int(environ.get('REMOTE_PORT') or -1),
-                           environ.get('REMOTE_HOST', ''))
-    return local, remote
-
-
 def _run_request(app, environ: dict):
     """Create, run and return the (request, response) of one WSGI call.
 
     Serving stays loaded; the caller must release it.
     """
-    local, remote = _hosts(environ)
+    # The hosts (None here) and the rest of what the environ says are
+    # read from it when first asked for (see Request.local, .remote, .login).
     request, response = app.get_serving(
-        local, remote, environ.get('wsgi.url_scheme', 'http'),
+        None, None, environ.get('wsgi.url_scheme', 'http'),
         environ.get('ACTUAL_SERVER_PROTOCOL', 'HTTP/1.1'),
     )
     try:
-        request.login = environ.get('LOGIN_USER') or environ.get('REMOTE_USER') or None
-        request.multithread = environ.get('wsgi.multithread', True)
-        request.multiprocess = environ.get('wsgi.multiprocess', False)
         request.wsgi_environ = environ
-        request.prev = environ.get('pyframe.previous_request')
+        previous = environ.get('pyframe.previous_request')
+        if previous is not None:
+            request.prev = previous
         script_name = environ.get('SCRIPT_NAME', '')
         path_info = environ.get('PATH_INFO', '')
         if not (script_name.isascii() and path_info.isascii()):
@@ -163,20 +154,6 @@ class AppResponse:
             self.app.release_serving()
 
 
-def _respond_once(app, environ: dict, start_response):
-    request, response = _run_request(app, environ)
-    body = response.body
-    if isinstance(body, list) and not request.hooks.get('on_end_request'):
-        # Everything is in memory and nothing waits for the end of the
-        # request: release now and hand the server a plain list.
-        try:
-            _start(response, start_response)
-        finally:
-            app.release_serving()
-        return body
-    return AppResponse(environ, start_response, app, served=(request, response))
-
-
 def _redirected_environ(environ: dict, redirect: InternalRedirect, visited: list) -> dict:
     """The environ of the request an InternalRedirect asks for."""
     script_name = environ.get('SCRIPT_NAME', '')
@@ -211,7 +188,17 @@ def respond(app, environ: dict, start_response):
     visited: list[str] = []
     while True:
         try:
-            return _respond_once(app, environ, start_response)
+            request, response = _run_request(app, environ)
+            body = response.body
+            if isinstance(body, list) and not request.hooks.get('on_end_request'):
+                # Everything is in memory and nothing waits for the end of
+                # the request: release now and hand the server a plain list.
+                try:
+                    _start(response, start_response)
+                finally:
+                    app.release_serving()
+                return body
+            return AppResponse(environ, start_response, app, served=(request, response))
         except InternalRedirect as redirect:
             try:
                 environ = _redirected_environ(environ, redirect, visited)

@@ -326,6 +326,22 @@ def as_dict(config: Mapping | str | os.PathLike | IO[str]) -> dict:
     )
 
 
+# -- change tracking -------------------------------------------------------------
+
+#: Bumped by every change to config anywhere: a :class:`Config`, an
+#: application's sections, a :class:`NamespaceSet`, the tools of a toolbox.
+#: Whatever is computed from config (request routes and plans) keeps the
+#: value it was made at and is rebuilt once it differs: one comparison per
+#: request instead of a version per source.
+generation = 0
+
+
+def config_changed() -> None:
+    """Record that some config changed (see :data:`generation`)."""
+    global generation
+    generation += 1
+
+
 # -- namespaces -------------------------------------------------------------------
 
 
@@ -360,6 +376,47 @@ class NamespaceSet(dict):
     def copy(self) -> NamespaceSet:
         """Return a shallow copy that is still a NamespaceSet."""
         return type(self)(self)
+
+    # Every way of changing the set counts as a config change.
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        dict.__setitem__(self, key, value)
+        config_changed()
+
+    def __delitem__(self, key: str) -> None:
+        dict.__delitem__(self, key)
+        config_changed()
+
+    def __ior__(self, other: Any) -> NamespaceSet:
+        dict.update(self, other)
+        config_changed()
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Add handlers, as dict.update does."""
+        dict.update(self, *args, **kwargs)
+        config_changed()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """Return the handler of ``key``, adding ``default`` if absent."""
+        if key not in self:
+            config_changed()
+        return dict.setdefault(self, key, default)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        """Remove the handler of ``key`` and return it (or ``default``)."""
+        config_changed()
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        """Remove and return some (namespace, handler) pair."""
+        config_changed()
+        return dict.popitem(self)
+
+    def clear(self) -> None:
+        """Remove every handler."""
+        dict.clear(self)
+        config_changed()
 
     def __repr__(self) -> str:
         return f'{type(self).__module__}.{type(self).__name__}({dict.__repr__(self)})'
@@ -404,19 +461,23 @@ class Config(dict):
     #: config (request plans) can tell it is out of date.
     version = 0
 
+    def _changed(self) -> None:
+        self.version += 1
+        config_changed()
+
     def reset(self) -> None:
         """Forget every entry and go back to :attr:`defaults`."""
         self.clear()
-        self.version += 1
+        self._changed()
         self.update(self.defaults)
 
     def __delitem__(self, key: str) -> None:
         dict.__delitem__(self, key)
-        self.version += 1
+        self._changed()
 
     def pop(self, key: str, *default: Any) -> Any:
         """Remove ``key`` and return its value (or ``default``)."""
-        self.version += 1
+        self._changed()
         return dict.pop(self, key, *default)
 
     def update(self, config: Any) -> None:
@@ -446,7 +507,7 @@ class Config(dict):
             # Explicit entries win over the environment's.
             entries = {**environment, **entries}
         dict.update(self, entries)
-        self.version += 1
+        self._changed()
         self.namespaces(entries)
 
     def __setitem__(self, key: str, value: Any) -> None:

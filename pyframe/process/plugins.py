@@ -724,6 +724,8 @@ class ThreadManager(SimplePlugin):
     def acquire_thread(self) -> None:
         """Register the calling thread and publish ``start_thread`` (once)."""
         ident = threading.get_ident()
+        if ident in self.threads:
+            return  # the usual case, every request after a thread's first
         with self._lock:
             if ident in self.threads:
                 return

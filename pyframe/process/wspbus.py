@@ -240,11 +240,14 @@ class Bus:
         A failing listener is logged and the rest still run; the failures
         are then raised together as :class:`ChannelFailures`.
         """
-        if not self.listeners.get(channel):
+        listening = self.listeners.get(channel)
+        if not listening:
             return []  # the usual case for per-request channels
-        listeners = self._listeners_in_order(channel)
-        if not listeners:
-            return []
+        cached = self._ordered.get(channel)
+        if cached and cached[0] is listening and cached[1] == len(listening):
+            listeners = cached[2]  # what _listeners_in_order answers, minus a call
+        else:
+            listeners = self._listeners_in_order(channel)
         output = []
         failures = None
         for callback in listeners:
