@@ -301,9 +301,8 @@ class Dispatcher:
         Returns ``(trail, names, hooked)``: the (node or None, segments
         left after reaching it) pairs, the segments plus 'index', and
         whether some ``_cp_dispatch`` took part. With ``checks``, every
-        lookup made is recorded there as ``(name, found, probed)`` so that
-        :func:`walk_still_holds` can tell later whether the walk would
-        find the same objects.
+        lookup made is recorded there as ``(name, found, probed)`` (see
+        :class:`pyframe.route.Route`).
         """
         table = self._translate
         trigger = self._translate_trigger
@@ -460,29 +459,6 @@ def _lookup(node: object, name: str) -> Any:
     if type(node) is MethodType and name[:2] != '__':
         node = node.__func__
     return getattr(node, name, None)
-
-
-def walk_still_holds(root: object, checks: tuple, hook_name: str = '_cp_dispatch') -> bool:
-    """True when walking from ``root`` meets the objects recorded in ``checks``.
-
-    ``checks`` is what :meth:`Dispatcher._walk` recorded, with bound
-    methods kept as ``(function, instance)``: they are new objects at every
-    lookup, so those two stand for them. A probed ``_cp_dispatch`` must
-    still be absent (or exposed, or not callable), as it was.
-    """
-    node = root
-    for name, expected, probed in checks:
-        found = _lookup(node, name)
-        if found is not expected:
-            if (type(expected) is not tuple or type(found) is not MethodType
-                    or found.__func__ is not expected[0] or found.__self__ is not expected[1]):
-                return False
-        if probed:
-            hook = getattr(node, hook_name, None)
-            if hook is not None and callable(hook) and not getattr(hook, 'exposed', False):
-                return False
-        node = found
-    return True
 
 
 def _update(merged: dict, conf: dict | None) -> bool:

@@ -38,6 +38,28 @@ def _printable(text: str) -> str:
     return ''.join(out)
 
 
+_INFO = logging.INFO
+_NullHandler = logging.NullHandler
+
+
+def _ancestry(logger: logging.Logger) -> tuple[logging.Logger, ...]:
+    """``logger`` and the loggers its records propagate to, up to the root.
+
+    Every dotted prefix of its name is made a real logger first: the
+    chain then stays the same, because a logger made later (say
+    ``pyframe``, to configure all of pyframe's logs) cannot slip in
+    between as it would replace a placeholder.
+    """
+    parts = logger.name.split('.')
+    for end in range(1, len(parts)):
+        logging.getLogger('.'.join(parts[:end]))
+    chain = []
+    while logger is not None:
+        chain.append(logger)
+        logger = logger.parent
+    return tuple(chain)
+
+
 class WSGIErrorHandler(logging.Handler):
     """Write records to the current request's ``wsgi.errors`` stream."""
 
@@ -73,13 +95,15 @@ class LogManager:
         suffix = '' if appid is None else f'.{appid}'
         self.error_log = logging.getLogger(f'{logger_root}.error{suffix}')
         self.access_log = logging.getLogger(f'{logger_root}.access{suffix}')
-        for logger in (self.error_log, self.access_log):
-            logger.setLevel(logging.INFO)
-            # Without any handler, the stdlib would print "no handlers"
-            # warnings or fall back to stderr: a NullHandler keeps the
-            # logs silent until something is configured.
-            if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-                logger.addHandler(logging.NullHandler())
+        self.error_log.setLevel(logging.INFO)
+        self.access_log.setLevel(logging.INFO)
+        # Without any handler, the stdlib's last resort writes warnings and
+        # errors to stderr: a NullHandler keeps the error log silent until
+        # something is configured. Access lines are INFO, which the last
+        # resort ignores, so the access log needs none.
+        if not any(isinstance(h, logging.NullHandler) for h in self.error_log.handlers):
+            self.error_log.addHandler(logging.NullHandler())
+        self._access_chain = _ancestry(self.access_log)
 
     # -- writing ----------------------------------------------------------
 
@@ -120,16 +144,21 @@ class LogManager:
         Walks the logger hierarchy as the stdlib does, ignoring the
         NullHandlers, so that formatting costs nothing when nobody listens.
         """
-        logger = self.access_log
-        if not logger.isEnabledFor(logging.INFO):
+        access_log = self.access_log
+        if not access_log.isEnabledFor(_INFO):
             return False
-        while logger is not None:
-            for handler in logger.handlers:
-                if not isinstance(handler, logging.NullHandler):
-                    return True
+        chain = self._access_chain
+        if chain[0] is not access_log:
+            # Somebody gave the manager another logger.
+            chain = self._access_chain = _ancestry(access_log)
+        for logger in chain:
+            handlers = logger.handlers
+            if handlers:
+                for handler in handlers:
+                    if not isinstance(handler, _NullHandler):
+                        return True
             if not logger.propagate:
                 return False
-            logger = logger.parent
         return False
 
     def access(self) -> None:

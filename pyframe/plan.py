@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from .context import serving
+from .lib import cptools
 from .lib.encoding import ResponseEncoder
 from .request import (Hook, _error_page_namespace, _hooks_namespace, _request_namespace,
                       _response_namespace, hook_from_config, hookpoints)
@@ -154,7 +155,7 @@ def _encode_split(hooks: tuple | None) -> tuple | None:
     ``before_handler`` hooks is the encode tool, else None.
 
     The request then runs the others and encodes what the handler returns
-    itself (see ``Request._do_respond``), instead of letting the tool wrap
+    itself (see ``Request._run_stages``), instead of letting the tool wrap
     the handler.
     """
     if not hooks:
@@ -163,6 +164,19 @@ def _encode_split(hooks: tuple | None) -> tuple | None:
     if type(last) is not Hook or last.callback is not ResponseEncoder:
         return None
     return hooks, hooks[:-1], dict(last.kwargs)
+
+
+def _slash_is_fine(hook: Hook, path_info: str, is_index: bool | None) -> bool:
+    """True when the trailing_slash ``hook`` would do nothing for a
+    request of ``path_info`` whose handler's ``is_index`` is as given."""
+    kwargs = hook.kwargs
+    if set(kwargs) - {'missing', 'extra', 'status', 'debug'}:
+        return False  # a call that would fail must still fail
+    if is_index is True:
+        return path_info.endswith('/') or not kwargs.get('missing', True)
+    if is_index is False:
+        return not (kwargs.get('extra', False) and path_info.endswith('/') and path_info != '/')
+    return True
 
 
 class FusedPlan:
@@ -175,7 +189,7 @@ class FusedPlan:
 
     __slots__ = ('request_items', 'request_plain', 'body_items', 'response_items',
                  'response_plain', 'headers', 'error_page', 'hooks', 'toolmaps',
-                 'encode_split')
+                 'encode_split', 'request_state', 'rest')
 
     @classmethod
     def build(cls, grouped: dict, namespaces: dict, request_class: type,
@@ -237,17 +251,66 @@ class FusedPlan:
         plan.headers = headers
         plan.error_page = error_page
         plan.toolmaps = toolmaps
+        # What goes straight into the request's __dict__; anything else
+        # the plan does is "the rest" (apply_rest).
+        state = dict(request_items) if plan.request_plain else {}
+        if toolmaps:
+            # Copied when a tool first asks (see Request.toolmaps).
+            state['_plan_toolmaps'] = toolmaps
+        if plan.encode_split is not None:
+            state['_encode_split'] = plan.encode_split
+        plan.request_state = state
+        plan.rest = bool((request_items and not plan.request_plain) or body_items
+                         or response_items or headers or error_page)
         return plan
 
-    def apply(self, request, response) -> None:
-        """Give ``request`` and ``response`` the plan's attributes and hooks."""
-        items = self.request_items
-        if items:
-            if self.request_plain:
-                request.__dict__.update(items)
+    def state_for(self, path_info: str, is_index: bool | None) -> dict:
+        """:attr:`request_state` for the requests of one route.
+
+        The trailing_slash tool only looks at ``is_index`` and
+        ``path_info``; when it runs first of all hooks, those are the
+        route's, so the route can tell in advance that it would do nothing
+        and leave it out of the ``before_handler`` hooks it runs.
+        """
+        state = self.request_state
+        hooks = dict(self.hooks)
+        ready = hooks.get('before_handler')
+        if (not ready or 'on_start_resource' in hooks or 'before_request_body' in hooks
+                or 'is_index' in state or 'path_info' in state):
+            return state
+        first = ready[0]
+        if (type(first) is not Hook or first.callback is not cptools.trailing_slash
+                or not _slash_is_fine(first, path_info, is_index)):
+            return state
+        split = self.encode_split
+        if split is None:
+            split = (ready, ready[1:], None)
+        else:
+            split = (ready, split[1][1:], split[2])
+        return {**state, '_encode_split': split}
+
+    def apply(self, request, response, state: dict | None = None) -> None:
+        """Give ``request`` and ``response`` the plan's attributes and hooks
+        (``state``: the route's :meth:`state_for`)."""
+        request.__dict__.update(self.request_state if state is None else state)
+        if self.rest:
+            self.apply_rest(request, response)
+        hooks = request.hooks
+        if self.hooks:
+            if hooks:
+                for point, ready in self.hooks:
+                    for hook in ready:
+                        hooks.add(point, hook)
             else:
-                for name, value in items:
-                    setattr(request, name, value)
+                # The shared tuples become lists as soon as something is
+                # attached to their point (HookMap.add).
+                dict.update(hooks, self.hooks)
+
+    def apply_rest(self, request, response) -> None:
+        """The attributes that need setattr, the body's, the response's, the error pages."""
+        if not self.request_plain:
+            for name, value in self.request_items:
+                setattr(request, name, value)
         if self.body_items:
             body = request.body
             for name, value in self.body_items:
@@ -265,18 +328,3 @@ class FusedPlan:
             # Over the request's own pages (the class default, or others
             # set before): a copy, since handlers may change theirs.
             request.error_page = {**request.error_page, **self.error_page}
-        if self.toolmaps:
-            # Copied when a tool first asks (see Request.toolmaps).
-            request.__dict__['_plan_toolmaps'] = self.toolmaps
-        if self.encode_split is not None:
-            request.__dict__['_encode_split'] = self.encode_split
-        hooks = request.hooks
-        if self.hooks:
-            if hooks:
-                for point, ready in self.hooks:
-                    for hook in ready:
-                        hooks.add(point, hook)
-            else:
-                # The shared tuples become lists as soon as something is
-                # attached to their point (HookMap.add).
-                dict.update(hooks, self.hooks)

@@ -597,7 +597,9 @@ class Request:
 
     def _header(self, name: str, default: str | None = None) -> str | None:
         """One request header by its title-case name, without building the map."""
-        environ = self._unread_environ()
+        state = self.__dict__
+        # What _unread_environ answers, minus a call: this runs per request.
+        environ = None if '_headers' in state or '_header_list' in state else self.wsgi_environ
         if environ is None:
             return self.headers.get(name, default)
         key = _ENVIRON_KEYS.get(name, '')
@@ -627,7 +629,8 @@ class Request:
 
     def _has_entity(self) -> bool:
         """True when the request says a body follows its headers."""
-        environ = self._unread_environ()
+        state = self.__dict__
+        environ = None if '_headers' in state or '_header_list' in state else self.wsgi_environ
         if environ is not None:
             length = environ.get('CONTENT_LENGTH')
             chunked = 'HTTP_TRANSFER_ENCODING' in environ
@@ -690,14 +693,22 @@ class Request:
         except self.throws:
             raise
         except Exception:
-            if self.throw_errors:
-                raise
-            # Something failed outside of the handler's reach (setup, the
-            # error handler, finalize): answer a bare 500 without hooks.
-            log_request_error(f'Error while {self.stage}')
-            response.status = 500
-            response.output_status, response.header_list, response._body = bare_error(
-                format_exc() if self.show_tracebacks else '')
+            self._failed(response)
+        self._finish(response)
+        return response
+
+    def _failed(self, response: Response) -> None:
+        """Answer a bare 500 for an error outside of the handler's reach
+        (setup, the error handler, finalize): no hooks, no templates."""
+        if self.throw_errors:
+            raise
+        log_request_error(f'Error while {self.stage}')
+        response.status = 500
+        response.output_status, response.header_list, response._body = bare_error(
+            format_exc() if self.show_tracebacks else '')
+
+    def _finish(self, response: Response) -> None:
+        """What follows a responded request: HEAD bodies go, the access log line."""
         if self.method == 'HEAD':
             # Headers (Content-Length included) are those of the GET.
             response.body = []
@@ -705,16 +716,21 @@ class Request:
             self.app.log.access()
         except Exception:
             log_request_error('Error while writing the access log')
-        return response
 
-    def respond(self, path_info: str) -> None:
-        """Dispatch, call the handler and finalize; errors become pages."""
+    def respond(self, path_info: str, route: Any = None) -> None:
+        """Dispatch, call the handler and finalize; errors become pages.
+
+        ``route`` is for pyframe's own fast lane (``pyframe.wsgi``): the
+        request was made with that route's handler, config and hooks.
+        """
         response = serving.response
-        self._failed_stage = None
         try:
             try:
                 try:
-                    self._do_respond(path_info)
+                    if route is None:
+                        self._do_respond(path_info)
+                    else:
+                        self._do_route(route)
                 except (HTTPRedirect, HTTPError) as inst:
                     inst.set_response()
                     self.stage = 'before_finalize (HTTPError)'
@@ -757,9 +773,27 @@ class Request:
             # handler does; bodyless requests make theirs on first use.
             self.body  # noqa: B018
         self.app.apply_request_config(self)
+        self._run_stages(response)
 
+    def _do_route(self, route: Any) -> None:
+        """:meth:`_do_respond` for a request made with its route already
+        known (see ``pyframe.wsgi.serve_route``): handler, config, hooks
+        and the body's readiness are set; the plan's attributes follow the
+        Host check, as they would."""
+        response = serving.response
+        self.stage = 'process_headers'
+        self.process_headers()
+        fused = route.fused
+        self.__dict__.update(route.request_state)
+        if fused.rest:
+            fused.apply_rest(self, response)
+        self._run_stages(response)
+
+    def _run_stages(self, response: Response) -> None:
+        """From ``on_start_resource`` to ``finalize``, once config applies."""
         # Hook points nobody attached to are skipped without a call; the
         # timeout check is inlined for the same reason (this runs per request).
+        state = self.__dict__
         hooks = self.hooks
         self.stage = 'on_start_resource'
         if hooks.get('on_start_resource'):
@@ -786,9 +820,10 @@ class Request:
         if ready:
             split = state.get('_encode_split')
             if split is not None and ready is split[0]:
-                # The plan's own hooks, ending with the encode tool: run the
-                # others, and encode what the handler returns below rather
-                # than wrapping it (same outcome, two calls fewer).
+                # The plan's own hooks (see FusedPlan.state_for): run those
+                # that can make a difference, and encode what the handler
+                # returns below rather than wrapping it (same outcome, two
+                # calls fewer).
                 if split[1]:
                     run_hooks('before_handler', split[1])
                 encode = split[2]
@@ -843,7 +878,7 @@ class Request:
                 self.handler = (NotFound() if handler is None
                                 else LateParamPageHandler(handler, *route.vpath))
                 self.is_index = route.is_index
-                self.config = dict(route.config)
+                self.config = route.config.copy()
                 return
         dispatch = self.dispatcher_for(path)
         self.trail = None
@@ -945,13 +980,49 @@ def prepare_body(value: Any):
 
 
 _HeaderMap = httputil.HeaderMap
+_new_dict = dict.__new__
+_time = time.time
+
+
+def _headers_of_second(second: int) -> list:
+    return [second, second + 1, {
+        'Content-Type': 'text/html',
+        'Server': 'pyframe',
+        'Date': httputil.http_date(second),
+    }]
+
+
+# [start, end, headers]: every response's first headers during one second.
+_base_headers = _headers_of_second(0)
+
+
+def _new_second(now: float) -> list:
+    global _base_headers
+    _base_headers = base = _headers_of_second(int(now))
+    return base
+
+# Status code as set by the application -> (status, status line bytes,
+# code): a site uses a handful of them.
+_status_lines: dict[Any, tuple[str, bytes, int]] = {}
+
+
+def _status_line(status: Any, headers: httputil.HeaderMap) -> tuple[str, bytes, int]:
+    try:
+        code, reason, _ = httputil.valid_status(status)
+    except ValueError as exc:
+        raise HTTPError(500, exc.args[0]) from None
+    known = (f'{code} {reason}', f'{code} '.encode('ascii') + headers.encode(reason), code)
+    # Only for the plain map: a subclass may encode the reason its own way.
+    if type(status) is int and type(headers) is _HeaderMap and len(_status_lines) < 256:
+        _status_lines[status] = known
+    return known
 
 
 class Response:
     """The response being built for the current request (``pyframe.response``)."""
 
     #: The status: an int, or a string like '404 Not Found'.
-    status = '200 OK'
+    status = 200
     #: The status line sent to the client (set by :meth:`finalize`).
     output_status = b''
     #: The headers as sent: a list of (name bytes, value bytes).
@@ -966,18 +1037,16 @@ class Response:
     default_encoding = 'utf-8'
 
     def __init__(self) -> None:
-        self.status = 200
-        self.time = now = time.time()
-        self.timed_out = False
+        # status and timed_out start at their class defaults.
+        self.time = now = _time()
+        base = _base_headers
+        if not base[0] <= now < base[1]:
+            base = _new_second(now)
+        # dict.__new__ and dict.update: an empty map without a Python
+        # __init__ call, filled without title-casing keys that already are.
+        self.headers = headers = _new_dict(_HeaderMap)
+        dict.update(headers, base[2])
         self._body = []
-        # __new__ and dict.update: an empty map without a Python __init__
-        # call, filled without title-casing keys that already are.
-        self.headers = headers = _HeaderMap.__new__(_HeaderMap)
-        dict.update(headers, {
-            'Content-Type': 'text/html',
-            'Server': 'pyframe',
-            'Date': httputil.http_date(now),
-        })
 
     @property
     def cookie(self) -> http.cookies.SimpleCookie:
@@ -1047,13 +1116,13 @@ class Response:
 
     def finalize(self) -> None:
         """Fix the status line and headers that will be sent."""
-        try:
-            code, reason, _ = httputil.valid_status(self.status)
-        except ValueError as exc:
-            raise HTTPError(500, exc.args[0]) from None
         headers = self.headers
-        self.status = f'{code} {reason}'
-        self.output_status = f'{code} '.encode('ascii') + headers.encode(reason)
+        status = self.status
+        known = (_status_lines.get(status)
+                 if type(status) is int and type(headers) is _HeaderMap else None)
+        if known is None:
+            known = _status_line(status, headers)
+        self.status, self.output_status, code = known
 
         if self.stream:
             # Without Content-Length the server chunks the body (HTTP/1.1)
@@ -1070,7 +1139,11 @@ class Response:
             dict.pop(headers, 'Content-Length', None)
             self._body = []
         elif dict.get(headers, 'Content-Length') is None:
-            content = self.collapse_body()
+            body = self._body
+            if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
+                content = body[0]  # what collapse_body would answer, minus a call
+            else:
+                content = self.collapse_body()
             dict.__setitem__(headers, 'Content-Length', str(len(content)))
         elif isinstance(self._body, list):
             self._body = list(self._encoded_chunks(self._body))

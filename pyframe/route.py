@@ -27,6 +27,7 @@ from typing import Any
 from .dispatch import Dispatcher, _merge_trail
 from .lib import reprconf
 from .plan import RequestPlan
+from .request import Request, Response
 
 __all__ = ['Route', 'RouteTable']
 
@@ -35,7 +36,7 @@ class Route:
     """One path's handler, merged config and request plan."""
 
     __slots__ = ('root', 'hook_name', 'checks', 'handler', 'vpath', 'is_index', 'config',
-                 'plan', 'fused')
+                 'plan', 'fused', 'lane', 'request_state')
 
     def __init__(self, root: Any, hook_name: str, checks: tuple, handler: Any, vpath: tuple,
                  is_index: bool | None, config: dict, plan: RequestPlan) -> None:
@@ -43,8 +44,7 @@ class Route:
         #: The dispatcher's ``dispatch_method_name`` ('_cp_dispatch').
         self.hook_name = hook_name
         #: The walk's lookups: (attribute name, object found, whether a
-        #: ``_cp_dispatch`` was looked for there); bound methods as
-        #: (function, instance), since each lookup makes a new one.
+        #: ``_cp_dispatch`` was looked for there).
         self.checks = checks
         #: The callable found (None: 404).
         self.handler = handler
@@ -56,6 +56,10 @@ class Route:
         self.plan = plan
         #: The plan's :class:`~pyframe.plan.FusedPlan`, or None.
         self.fused = plan.fused
+        #: Whether requests of the path may take the fast lane (set when kept).
+        self.lane = False
+        #: What the fused plan puts in the request's __dict__, for this path.
+        self.request_state = None
 
     def holds(self, root: Any) -> bool:
         """True while walking the path from ``root`` meets the same objects."""
@@ -69,9 +73,9 @@ class Route:
                 found = getattr(node.__func__, name, None)
             else:
                 found = getattr(node, name, None)
-            if found is not expected and (
-                    type(expected) is not tuple or type(found) is not MethodType
-                    or found.__func__ is not expected[0] or found.__self__ is not expected[1]):
+            # Bound methods are new at each lookup; two are equal when they
+            # bind the same function to the same instance.
+            if found is not expected and not (type(found) is MethodType and found == expected):
                 return False
             if probed:
                 hook = getattr(node, hook_name, None)
@@ -79,14 +83,6 @@ class Route:
                     return False
             node = found
         return True
-
-
-def _recorded(checks: list) -> tuple:
-    """The walk's lookups with bound methods as (function, instance)."""
-    return tuple(
-        (name, (found.__func__, found.__self__) if type(found) is MethodType else found, probed)
-        for name, found, probed in checks
-    )
 
 
 #: The table's entry for a path that must be dispatched on every request.
@@ -99,10 +95,51 @@ class RouteTable:
     #: Most routes kept; past it the table starts again.
     max_routes = 2048
 
+    #: Serve ready routes through the fast lane (``pyframe.wsgi``); False
+    #: sends every request the long way (the tests compare both).
+    lane = True
+
     def __init__(self, app: Any) -> None:
         self.app = app
         self.routes: dict[str, Any] = {}
         self.stamp: tuple | None = None
+        #: Whether the stamp's classes and the app allow the fast lane.
+        self.lane_ok = False
+        # An Application subclass may do its own thing when serving starts.
+        from .tree import Application  # tree imports this module
+
+        cls = type(app)
+        self._plain_app = (getattr(cls, 'get_serving', None) is Application.get_serving
+                           and getattr(cls, 'release_serving', None) is Application.release_serving)
+
+    def ready(self, environ: dict) -> Route | None:
+        """The route of this WSGI call if it can take the fast lane, else None.
+
+        It can when the path was served before and its route still holds,
+        its plan is fused, the request and response classes are pyframe's
+        own (a subclass may change any stage), no class-wide hooks are set,
+        the URL is plain ASCII and the request carries no body.
+        """
+        path = environ.get('PATH_INFO', '')
+        route = self.routes.get(path)
+        if type(route) is not Route or not route.lane or not self.lane_ok:
+            return None
+        app = self.app
+        if self.stamp != (reprconf.generation, app.request_class, app.response_class,
+                          len(app.toolboxes), Request.dispatch) or Request.hooks:
+            return None
+        script_name = environ.get('SCRIPT_NAME', '')
+        # The path itself was checked when the route was kept (_keep); the
+        # long way would recode a non-ASCII script name.
+        if script_name != app._script_name or (script_name and not script_name.isascii()):
+            return None
+        length = environ.get('CONTENT_LENGTH')
+        if ((length and length != '0') or 'HTTP_TRANSFER_ENCODING' in environ
+                or 'pyframe.previous_request' in environ):
+            return None
+        if not route.holds(app.root):
+            return None
+        return route
 
     def find(self, request: Any, path: str) -> Route | None:
         """The route of ``path`` for ``request``, or None: dispatch it the usual way.
@@ -118,6 +155,8 @@ class RouteTable:
         if stamp != self.stamp:
             routes.clear()
             self.stamp = stamp
+            self.lane_ok = (self.lane and self._plain_app and stamp[1] is Request
+                            and stamp[2] is Response)
         route = routes.get(path)
         if route is not None:
             if route is _DISPATCH_EACH_TIME:
@@ -130,7 +169,14 @@ class RouteTable:
             self._keep(path, _DISPATCH_EACH_TIME)
             return None
         route, kept = self.build(dispatcher, path, request)
-        self._keep(path, route if kept else _DISPATCH_EACH_TIME)
+        if kept:
+            # A path the long way would rewrite (slashes, non-ASCII to
+            # recode) always goes that way.
+            route.lane = (route.fused is not None and path[:1] == '/' and '//' not in path
+                          and path.isascii())
+            self._keep(path, route)
+        else:
+            self._keep(path, _DISPATCH_EACH_TIME)
         return route
 
     def _keep(self, path: str, entry: Any) -> None:
@@ -150,6 +196,8 @@ class RouteTable:
         namespaces = app._request_namespace_set()
         plan = RequestPlan(config, namespaces, request_class=app.request_class,
                            response_class=app.response_class)
-        route = Route(app.root, dispatcher.dispatch_method_name, _recorded(checks), handler,
+        route = Route(app.root, dispatcher.dispatch_method_name, tuple(checks), handler,
                       tuple(vpath), is_index, config, plan)
+        if plan.fused is not None:
+            route.request_state = plan.fused.state_for(path, is_index)
         return route, not hooked

@@ -15,7 +15,7 @@ from .plan import RequestPlan
 from .request import Request, Response
 from .route import RouteTable
 from .tools import Toolbox
-from .wsgi import WSGIPipeline, respond
+from .wsgi import WSGIPipeline, engage, respond
 
 __all__ = ['Application', 'Tree']
 
@@ -151,7 +151,11 @@ class Application:
         the same path was served before with the same config and objects."""
         route = request.__dict__.get('_route')
         if route is not None:
-            route.plan.apply()
+            fused = route.fused
+            if fused is None:
+                route.plan.apply()
+            else:
+                fused.apply(request, serving.response, route.request_state)
             return
         namespaces = self._request_namespace_set()
         trail = request.trail
@@ -178,13 +182,7 @@ class Application:
         response = self.response_class()
         serving.request = request  # what serving.load does, minus a call
         serving.response = response
-        engine = sys.modules['pyframe'].engine
-        listening = engine.listeners
-        if listening.get('acquire_thread'):
-            engine.publish('acquire_thread')
-        if listening.get('before_request'):
-            engine.publish('before_request')
-        engine.timeout_monitor.servings[get_ident()] = response
+        engage(response)
         return request, response
 
     def release_serving(self) -> None:
@@ -203,8 +201,9 @@ class Application:
     def __call__(self, environ: dict, start_response):
         wsgiapp = self.wsgiapp
         if not wsgiapp.pipeline and type(wsgiapp) is WSGIPipeline:
-            # No middleware: go straight to the end of the pipeline.
-            return respond(self, environ, start_response)
+            # No middleware: go straight to the end of the pipeline, taking
+            # the fast lane when the path's route is ready for it.
+            return respond(self, environ, start_response, self.routes.ready(environ))
         return wsgiapp(environ, start_response)
 
     def __repr__(self) -> str:
@@ -277,13 +276,21 @@ class Tree:
             path = path[:path.rfind('/')]
 
     def __call__(self, environ: dict, start_response):
-        path = environ.get('SCRIPT_NAME', '') + environ.get('PATH_INFO', '')
+        given = environ.get('SCRIPT_NAME', '')
+        apps = self.apps
+        if not given and len(apps) == 1 and '' in apps:
+            # One site-root app: it gets every path, and the environ as it is.
+            return apps[''](environ, start_response)
+        path = given + environ.get('PATH_INFO', '')
         script_name = self.script_name(path or '/')
         if script_name is None:
             start_response('404 Not Found', [('Content-Type', 'text/plain'),
                                               ('Content-Length', '9')])
             return [] if environ.get('REQUEST_METHOD') == 'HEAD' else [b'Not Found']
-        app = self.apps[script_name]
+        app = apps[script_name]
+        if script_name == given:
+            # SCRIPT_NAME and PATH_INFO are already what the app must see.
+            return app(environ, start_response)
         environ = dict(environ)
         environ['SCRIPT_NAME'] = script_name
         environ['PATH_INFO'] = path[len(script_name):]

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
+from threading import get_ident
 from typing import Any
 
 from .context import serving
-from .errors import InternalRedirect, format_exc
+from .dispatch import LateParamPageHandler
+from .errors import InternalRedirect, NotFound, format_exc
 from .lib import httputil
-from .request import bare_error, translate_headers
+from .request import HookMap, Request, Response, _protocols, bare_error, translate_headers
 
 __all__ = [
     'AppResponse', 'ExceptionTrapper', 'InternalRedirector', 'WSGIPipeline',
@@ -31,6 +34,29 @@ def _recode(text: str, encoding: str) -> str:
         return text.encode('latin-1').decode(encoding)
     except UnicodeError:
         return text
+
+
+def engage(response) -> None:
+    """Tell the engine the current thread serves a request (``response``).
+
+    Publishes ``acquire_thread`` and ``before_request`` (to whoever
+    listens) and registers the response with the timeout monitor.
+    """
+    engine = sys.modules['pyframe'].engine
+    listening = engine.listeners
+    ident = get_ident()
+    acquire = listening.get('acquire_thread')
+    if acquire:
+        # Only the first request of a thread makes the thread manager do
+        # anything: when it is the one listener and knows this thread,
+        # publishing would be a no-op.
+        manager = engine.__dict__.get('thread_manager')
+        if (manager is None or ident not in manager.threads or len(acquire) != 1
+                or manager.acquire_thread not in acquire):
+            engine.publish('acquire_thread')
+    if listening.get('before_request'):
+        engine.publish('before_request')
+    engine.timeout_monitor.servings[ident] = response
 
 
 def _run_request(app, environ: dict):
@@ -179,27 +205,106 @@ def _redirected_environ(environ: dict, redirect: InternalRedirect, visited: list
     return environ
 
 
-def respond(app, environ: dict, start_response):
+def _hand_over(app, request, response, environ: dict, start_response):
+    """Start the WSGI response and return its body iterable."""
+    body = response.body
+    if isinstance(body, list) and not request.hooks.get('on_end_request'):
+        # Everything is in memory and nothing waits for the end of the
+        # request: release now and hand the server a plain list.
+        try:
+            _start(response, start_response)
+        finally:
+            app.release_serving()
+        return body
+    return AppResponse(environ, start_response, app, served=(request, response))
+
+
+def _serve_route(app, route, environ: dict, start_response):
+    """Serve a request whose route is known and ready: pyframe's fast lane.
+
+    ``Application.__call__`` comes here when ``app.routes.ready`` found
+    the path's route still valid, with a fused plan, plain Request and
+    Response classes and no request body. The request is then made in one
+    go with what ``_run_request``, ``Request.run``, ``get_resource`` and
+    the plan would give it one attribute at a time, and goes through the
+    same stages (``Request.respond``), error pages and hand-over as any
+    other. ``tests/test_lane.py`` compares the two ways request by request.
+    """
+    req_protocol = environ.get('SERVER_PROTOCOL', 'HTTP/1.0')
+    server_protocol = environ.get('ACTUAL_SERVER_PROTOCOL', 'HTTP/1.1')
+    protocol = _protocols.get((req_protocol, server_protocol))
+    if protocol is None:
+        # Not seen (or malformed): the long way finds out, and remembers.
+        request, response = _run_request(app, environ)
+        return _hand_over(app, request, response, environ, start_response)
+    response = Response()
+    method = environ.get('REQUEST_METHOD', 'GET')
+    query_string = environ.get('QUERY_STRING') or ''
+    script_name = app._script_name
+    path_info = environ['PATH_INFO']
+    fused = route.fused
+    hooks = HookMap.__new__(HookMap)
+    dict.update(hooks, fused.hooks)
+    handler = route.handler
+    request = Request.__new__(Request)
+    # Request.__init__, get_serving, _run_request, run, _do_respond and
+    # get_resource, in one dict.
+    request.__dict__ = {
+        'scheme': environ.get('wsgi.url_scheme', 'http'),
+        'server_protocol': server_protocol,
+        'app': app,
+        'wsgi_environ': environ,
+        'stage': 'respond',
+        'method': method,
+        'query_string': query_string,
+        'params': {},
+        'protocol': protocol,
+        '_request_target': (script_name + path_info, query_string, req_protocol),
+        'rfile': environ.get('wsgi.input'),
+        'script_name': script_name,
+        'path_info': path_info,
+        'hooks': hooks,
+        '_route': route,
+        'handler': (NotFound() if handler is None
+                    else LateParamPageHandler(handler, *route.vpath)),
+        'is_index': route.is_index,
+        'config': route.config.copy(),  # dict.copy: 4x faster than dict()
+        '_body_ready': True,
+    }
+    serving.request = request
+    serving.response = response
+    engage(response)
+    try:
+        try:
+            request.respond(path_info, route)
+        except Request.throws:
+            raise
+        except Exception:
+            request._failed(response)
+        request._finish(response)
+    except BaseException:
+        environ['pyframe.show_tracebacks'] = request.show_tracebacks
+        app.release_serving()
+        raise
+    return _hand_over(app, request, response, environ, start_response)
+
+
+def respond(app, environ: dict, start_response, route=None):
     """Serve one WSGI call for ``app``; the end of every pipeline.
 
     Follows InternalRedirects (refusing to visit a URL twice) and turns
-    anything that escaped request handling into a bare 500.
+    anything that escaped request handling into a bare 500. ``route``: a
+    ready route for the fast lane (see :func:`_serve_route`).
     """
     visited: list[str] = []
     while True:
         try:
+            if route is not None:
+                return _serve_route(app, route, environ, start_response)
             request, response = _run_request(app, environ)
-            body = response.body
-            if isinstance(body, list) and not request.hooks.get('on_end_request'):
-                # Everything is in memory and nothing waits for the end of
-                # the request: release now and hand the server a plain list.
-                try:
-                    _start(response, start_response)
-                finally:
-                    app.release_serving()
-                return body
-            return AppResponse(environ, start_response, app, served=(request, response))
+            return _hand_over(app, request, response, environ, start_response)
         except InternalRedirect as redirect:
+            route = None
             try:
                 environ = _redirected_environ(environ, redirect, visited)
             except RuntimeError as exc:
