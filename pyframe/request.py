@@ -323,7 +323,7 @@ class Request:
     #: Methods whose requests carry a body to process.
     methods_with_bodies = ('POST', 'PUT', 'PATCH')
     #: The dispatcher used to find the handler (config ``request.dispatch``).
-    dispatch = None
+    dispatch = Dispatcher()
     #: Where the application is mounted.
     script_name = ''
     #: The path below the mount point.
@@ -793,10 +793,12 @@ class Request:
         """From ``on_start_resource`` to ``finalize``, once config applies."""
         # Hook points nobody attached to are skipped without a call; the
         # timeout check is inlined for the same reason (this runs per request).
+        # ``in`` rather than a truth test: a point left with an empty list
+        # costs a run() that does nothing, every other point less.
         state = self.__dict__
         hooks = self.hooks
         self.stage = 'on_start_resource'
-        if hooks.get('on_start_resource'):
+        if 'on_start_resource' in hooks:
             hooks.run('on_start_resource')
         if response.timed_out:
             raise ResponseTimeout()
@@ -807,7 +809,7 @@ class Request:
         if self.process_request_body and self.method not in self.methods_with_bodies:
             self.process_request_body = False
         self.stage = 'before_request_body'
-        if hooks.get('before_request_body'):
+        if 'before_request_body' in hooks:
             hooks.run('before_request_body')
         if self.process_request_body:
             self.body.process()
@@ -817,7 +819,7 @@ class Request:
         self.stage = 'before_handler'
         encode = None
         ready = hooks.get('before_handler')
-        if ready:
+        if ready is not None:
             split = state.get('_encode_split')
             if split is not None and ready is split[0]:
                 # The plan's own hooks (see FusedPlan.state_for): run those
@@ -833,16 +835,21 @@ class Request:
         if handler:
             self.stage = 'handler'
             if type(handler) is LateParamPageHandler and not handler._kwargs:
-                response.body = _invoke(handler.callable, handler.args, self.params)
+                body = _invoke(handler.callable, handler.args, self.params)
             else:
-                response.body = handler()
+                body = handler()
+            if type(body) is bytes or type(body) is str:
+                # What the body setter (prepare_body) does, minus two calls.
+                response._body = [body] if body else []
+            else:
+                response.body = body
             if encode is not None:
-                encode_handler_body(encode)
+                encode_handler_body(encode, response)
         if response.timed_out:
             raise ResponseTimeout()
 
         self.stage = 'before_finalize'
-        if hooks.get('before_finalize'):
+        if 'before_finalize' in hooks:
             hooks.run('before_finalize')
         response.finalize()
 
@@ -893,7 +900,7 @@ class Request:
     def dispatcher_for(self, path: str) -> Any:
         """The dispatcher config chooses for ``path`` (``request.dispatch``)."""
         site_config = sys.modules['pyframe'].config
-        default = site_config.get('request.dispatch') or self.dispatch or _default_dispatcher()
+        default = site_config.get('request.dispatch') or self.dispatch
         app = self.app
         if getattr(app, 'sets_dispatch', True):
             return app.find_config(path, 'request.dispatch', default)
@@ -930,11 +937,6 @@ class Request:
         except HTTPRedirect as inst:
             inst.set_response()
             response.finalize()
-
-
-def _default_dispatcher():
-    Request.dispatch = Dispatcher()
-    return Request.dispatch
 
 
 def bare_error(extra: str = '') -> tuple[bytes, list, list]:
@@ -1000,6 +1002,23 @@ def _new_second(now: float) -> list:
     global _base_headers
     _base_headers = base = _headers_of_second(int(now))
     return base
+
+# A page's responses repeat the same headers (the Date changes once a
+# second): header items -> (wire pairs, the same as WSGI's native strings
+# or None), made once per set made only of str.
+_header_sets: dict[tuple, tuple[tuple, list | None]] = {}
+
+
+def _header_set(items: tuple) -> tuple[tuple, list | None]:
+    encoded = tuple(_HeaderMap.encode_header_items(items))
+    if not all(type(value) is str for _name, value in items):
+        return encoded, None  # bytes or objects: encoded afresh every time
+    native = [(name.decode('latin-1'), value.decode('latin-1')) for name, value in encoded]
+    if len(_header_sets) >= 1024:
+        _header_sets.clear()
+    known = _header_sets[items] = (encoded, native)
+    return known
+
 
 # Status code as set by the application -> (status, status line bytes,
 # code): a site uses a handful of them.
@@ -1152,14 +1171,31 @@ class Response:
             # instead of reading it all into memory.
             self._body = self._encoded_chunks(self._body)
 
-        self.header_list = headers.output()
+        known = None
+        if type(headers) is _HeaderMap:
+            items = tuple(dict.items(headers))
+            try:
+                known = _header_sets.get(items)
+            except TypeError:  # an unhashable value
+                items = None
+            if known is None and items is not None:
+                known = _header_set(items)
+        if known is None:
+            self.header_list = header_list = headers.output()
+        else:
+            self.header_list = header_list = list(known[0])
         jar = self.__dict__.get('_cookie')
         if jar:
+            known = None
             for morsel in jar.values():
                 value = morsel.OutputString()
                 if '\r' in value or '\n' in value:
                     raise ValueError(f'Illegal line break in cookie {morsel.key!r}')
-                self.header_list.append((b'Set-Cookie', headers.encode(value)))
+                header_list.append((b'Set-Cookie', headers.encode(value)))
+        if known is not None and known[1] is not None:
+            # The same pairs as WSGI's native strings, for wsgi._start; it
+            # checks the list is still this one, as long.
+            self._wsgi_headers = (header_list, len(header_list), known[1])
 
     def check_timeout(self) -> None:
         """Set :attr:`timed_out` once the response has run for ``timeout`` seconds."""

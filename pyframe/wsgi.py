@@ -50,13 +50,33 @@ def engage(response) -> None:
         # Only the first request of a thread makes the thread manager do
         # anything: when it is the one listener and knows this thread,
         # publishing would be a no-op.
-        manager = engine.__dict__.get('thread_manager')
-        if (manager is None or ident not in manager.threads or len(acquire) != 1
-                or manager.acquire_thread not in acquire):
+        sole = _sole_acquirer
+        # The bus replaces its ordered-listeners entry whenever somebody
+        # subscribes or unsubscribes, so the entry tells "still the same".
+        entry = engine._ordered.get('acquire_thread')
+        if not (entry is sole[0] and entry is not None and entry[0] is acquire
+                and entry[1] == len(acquire) and ident in sole[1].threads):
             engine.publish('acquire_thread')
+            _find_sole_acquirer(engine)
     if listening.get('before_request'):
         engine.publish('before_request')
     engine.timeout_monitor.servings[ident] = response
+
+
+# (the bus's ordered-listeners entry of acquire_thread, thread manager)
+# while that manager is its one listener; (None, None) otherwise.
+_sole_acquirer: tuple = (None, None)
+
+
+def _find_sole_acquirer(engine) -> None:
+    global _sole_acquirer
+    manager = getattr(engine, 'thread_manager', None)
+    entry = engine._ordered.get('acquire_thread')
+    if (manager is not None and entry is not None and entry[0] is engine.listeners.get(
+            'acquire_thread') and entry[2] == (manager.acquire_thread,)):
+        _sole_acquirer = (entry, manager)
+    else:
+        _sole_acquirer = (None, None)
 
 
 def _run_request(app, environ: dict):
@@ -123,7 +143,13 @@ _native_sets: dict[tuple, list] = {}
 
 
 def _start(response, start_response) -> None:
-    pairs = tuple(response.header_list)
+    header_list = response.header_list
+    ready = response.__dict__.get('_wsgi_headers')
+    if ready is not None and ready[0] is header_list and ready[1] == len(header_list):
+        # finalize() left them ready, and nothing replaced or grew the list.
+        start_response(response.output_status.decode('latin-1'), list(ready[2]))
+        return
+    pairs = tuple(header_list)
     native = _native_sets.get(pairs)
     if native is None:
         known = _native_pairs.get
@@ -265,14 +291,16 @@ def _serve_route(app, route, environ: dict, start_response):
         'path_info': path_info,
         'hooks': hooks,
         '_route': route,
-        'handler': (NotFound() if handler is None
-                    else LateParamPageHandler(handler, *route.vpath)),
+        'handler': None if handler is None else LateParamPageHandler(handler, *route.vpath),
         'is_index': route.is_index,
         'config': route.config.copy(),  # dict.copy: 4x faster than dict()
         '_body_ready': True,
     }
     serving.request = request
     serving.response = response
+    if handler is None:
+        # Made now: its message names the current request's path.
+        request.handler = NotFound()
     engage(response)
     try:
         try:

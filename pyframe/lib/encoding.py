@@ -335,7 +335,7 @@ def _declared_text_type(content_type: str, charset: str) -> str | None:
     return value
 
 
-def encode_handler_body(kwargs: dict) -> None:
+def encode_handler_body(kwargs: dict, response: Any = None) -> None:
     """Do what the encode tool does to what the page handler returned.
 
     The tool normally wraps the handler; a request plan whose last
@@ -343,9 +343,11 @@ def encode_handler_body(kwargs: dict) -> None:
     handler instead, which ends the same way without the wrapper. Bytes
     are left alone and one text chunk with no charset preference on
     either side is encoded on the spot; everything else goes through a
-    :class:`ResponseEncoder` configured with ``kwargs``.
+    :class:`ResponseEncoder` configured with ``kwargs``. ``response`` is
+    the current one (found when not given).
     """
-    response = serving.response
+    if response is None:
+        response = serving.response
     body = response.body
     if not kwargs and type(body) is list and len(body) == 1 and not response.stream:
         cls = ResponseEncoder
