@@ -982,6 +982,46 @@ def prepare_body(value: Any):
 
 
 _HeaderMap = httputil.HeaderMap
+
+# -- Set-Cookie lines without Morsels (Response.set_plain_cookie) ----------
+# Names and values the stdlib would send as they are (no quoting).
+_COOKIE_SAFE = r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]"
+_PLAIN_COOKIE_NAME = re.compile(rf'{_COOKIE_SAFE}+')
+_PLAIN_COOKIE_VALUE = re.compile(rf'{_COOKIE_SAFE}+')
+# Morsel.OutputString writes attributes sorted by key, under these names.
+_MORSEL_NAMES = http.cookies.Morsel._reserved
+_MORSEL_FLAGS = http.cookies.Morsel._flags
+_PLAIN_ATTRIBUTE_TYPES = {
+    'path': str, 'domain': str, 'expires': str, 'max-age': int, 'samesite': str,
+    'secure': bool, 'httponly': bool,
+}
+
+
+def _plain_cookie_attributes(attributes: dict) -> bool:
+    for key, setting in attributes.items():
+        kind = _PLAIN_ATTRIBUTE_TYPES.get(key)
+        if kind is None or type(setting) is not kind:
+            return False
+    return True
+
+
+def _set_cookie_line(name: str, value: str, attributes: dict) -> str:
+    """What ``Morsel.OutputString()`` gives for such a cookie."""
+    parts = [f'{name}={value}']
+    # The morsel's keys are the reserved names; OutputString sorts them.
+    for key in sorted(attributes):
+        setting = attributes[key]
+        if setting == '':
+            continue
+        if key in _MORSEL_FLAGS:
+            if setting:
+                parts.append(_MORSEL_NAMES[key])
+        elif key == 'max-age':
+            parts.append(f'{_MORSEL_NAMES[key]}={setting:d}')
+        else:
+            parts.append(f'{_MORSEL_NAMES[key]}={setting}')
+    return '; '.join(parts)
+
 _new_dict = dict.__new__
 _time = time.time
 
@@ -1073,11 +1113,44 @@ class Response:
         jar = self.__dict__.get('_cookie')
         if jar is None:
             jar = self.__dict__['_cookie'] = http.cookies.SimpleCookie()
+            pending = self.__dict__.pop('_plain_cookies', None)
+            if pending:
+                for name, (value, attributes) in pending.items():
+                    jar[name] = value
+                    morsel = jar[name]
+                    for key, setting in attributes.items():
+                        morsel[key] = setting
         return jar
 
     @cookie.setter
     def cookie(self, value: http.cookies.SimpleCookie) -> None:
+        self.__dict__.pop('_plain_cookies', None)
         self.__dict__['_cookie'] = value
+
+    def set_plain_cookie(self, name: str, value: str, attributes: dict[str, Any]) -> None:
+        """Send cookie ``name`` = ``value``, as ``response.cookie[name] = value``
+        followed by ``morsel[key] = setting`` for each of ``attributes`` would.
+
+        When name and value need no quoting and the attributes are the
+        usual ones (``path``, ``domain``, ``expires`` as a date string,
+        ``max-age`` as an int, ``secure``, ``httponly``, ``samesite``), no
+        Morsel is made unless somebody reads :attr:`cookie`: the
+        ``Set-Cookie`` line is written directly, the same as the stdlib's.
+        The session tool sets its cookie this way on every request.
+        """
+        if ('_cookie' in self.__dict__ or not _PLAIN_COOKIE_NAME.fullmatch(name)
+                or name.lower() in _MORSEL_NAMES or not _PLAIN_COOKIE_VALUE.fullmatch(value)
+                or not _plain_cookie_attributes(attributes)):
+            jar = self.cookie
+            jar[name] = value
+            morsel = jar[name]
+            for key, setting in attributes.items():
+                morsel[key] = setting
+            return
+        pending = self.__dict__.get('_plain_cookies')
+        if pending is None:
+            pending = self.__dict__['_plain_cookies'] = {}
+        pending[name] = (value, attributes)
 
     @property
     def body(self):
@@ -1184,6 +1257,14 @@ class Response:
             self.header_list = header_list = headers.output()
         else:
             self.header_list = header_list = list(known[0])
+        pending = self.__dict__.get('_plain_cookies')
+        if pending:
+            known = None
+            for name, (value, attributes) in pending.items():
+                line = _set_cookie_line(name, value, attributes)
+                if '\r' in line or '\n' in line:
+                    raise ValueError(f'Illegal line break in cookie {name!r}')
+                header_list.append((b'Set-Cookie', headers.encode(line)))
         jar = self.__dict__.get('_cookie')
         if jar:
             known = None

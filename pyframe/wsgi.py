@@ -174,14 +174,19 @@ class AppResponse:
         self.environ = environ
         request, response = served or _run_request(app, environ)
         try:
-            self.iter_response = iter(response.body)
+            body = response.body
+            self.iter_response = iter(body)
+            # A list cannot fail while it is sent: the server may iterate it
+            # directly, without a Python call per chunk (close() still ends
+            # the request).
+            self._direct = type(body) is list
             _start(response, start_response)
         except BaseException:
             self.close()
             raise
 
     def __iter__(self):
-        return self
+        return self.iter_response if self._direct else self
 
     def __next__(self) -> bytes:
         try:

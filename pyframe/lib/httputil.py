@@ -503,10 +503,21 @@ def parse_query_string(query_string: str, keep_blank_values: bool = True,
     """
     if not query_string:
         return {}
+    params: dict[str, Any] = {}
+    if '%' not in query_string and '+' not in query_string and ',' not in query_string:
+        # Nothing to decode and no image map: the usual case, in one loop.
+        for field in query_string.split('&'):
+            name, _, value = field.partition('=')
+            if not name or (not value and not keep_blank_values):
+                continue
+            if name in params:
+                add_param(params, name, value)
+            else:
+                params[name] = value
+        return params
     image_map = _IMAGE_MAP.fullmatch(query_string)
     if image_map:
         return {'x': int(image_map.group(1)), 'y': int(image_map.group(2))}
-    params: dict[str, Any] = {}
     for field in query_string.split('&'):
         name, _, value = field.partition('=')
         if not name or (not value and not keep_blank_values):

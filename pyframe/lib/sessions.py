@@ -360,7 +360,9 @@ class _LockTable:
 
     def acquire(self, id: str, timeout: float | None) -> bool:
         with self._mutex:
-            entry = self._locks.setdefault(id, [threading.Lock(), 0])
+            entry = self._locks.get(id)
+            if entry is None:
+                entry = self._locks[id] = [threading.Lock(), 0]
             entry[1] += 1
         if entry[0].acquire(timeout=-1 if timeout is None else max(timeout, 0)):
             return True
@@ -370,8 +372,12 @@ class _LockTable:
     def release(self, id: str) -> None:
         with self._mutex:
             entry = self._locks[id]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[id]
+        # Nobody else can be waiting on a lock whose entry is gone, so it
+        # may be released after the bookkeeping.
         entry[0].release()
-        self._done(id, entry)
 
     def _done(self, id: str, entry: list) -> None:
         with self._mutex:
@@ -965,22 +971,22 @@ def set_response_cookie(path: str | None = None, path_header: str | None = None,
     browser then forgets the cookie when it closes.
     """
     request, response = serving.request, serving.response
-    jar = response.cookie
-    jar[name] = serving.session.id
-    morsel = jar[name]
-    morsel['path'] = path or (path_header and request.headers.get(path_header)) or '/'
+    attributes = {'path': path or (path_header and request.headers.get(path_header)) or '/'}
     if timeout:
         seconds = int(timeout * 60)
-        morsel['max-age'] = seconds
-        morsel['expires'] = httputil.http_date(time.time() + seconds)
+        attributes['max-age'] = seconds
+        attributes['expires'] = httputil.http_date(time.time() + seconds)
     if domain is not None:
-        morsel['domain'] = domain
+        attributes['domain'] = domain
     if secure:
-        morsel['secure'] = True
+        attributes['secure'] = True
     if httponly:
-        morsel['httponly'] = True
+        attributes['httponly'] = True
     if samesite is not None:
-        morsel['samesite'] = samesite
+        attributes['samesite'] = samesite
+    # As response.cookie[name] = id plus those attributes, without a Morsel
+    # unless somebody reads response.cookie.
+    response.set_plain_cookie(name, serving.session.id, attributes)
 
 
 def save() -> None:
