@@ -56,6 +56,29 @@ _COOKIE_VALUE = r"[A-Za-z0-9!#%&'()*+\-./:<>?@\[\]^_`{|}~]*"
 _PLAIN_COOKIES = re.compile(
     rf'{_COOKIE_NAME}={_COOKIE_VALUE}(?:; ?{_COOKIE_NAME}={_COOKIE_VALUE})*;?')
 
+# A client sends the same Cookie header on each of its requests: plain
+# headers -> their name -> value dict (None: not plain), a bounded cache.
+_cookie_pairs: dict[str, dict[str, str] | None] = {}
+
+
+def _plain_cookie_pairs(header: str) -> dict[str, str] | None:
+    """The cookies of a plain Cookie header by name, or None if not plain."""
+    try:
+        return _cookie_pairs[header]
+    except KeyError:
+        pass
+    pairs = None
+    if _PLAIN_COOKIES.fullmatch(header):
+        pairs = {}
+        for pair in header.split(';'):
+            key, _, found = pair.strip().partition('=')
+            pairs[key] = found  # the last one wins, as in SimpleCookie
+    if len(_cookie_pairs) >= 1024:
+        _cookie_pairs.clear()
+    _cookie_pairs[header] = pairs
+    return pairs
+
+
 # Names the stdlib parser reads as attributes of the previous cookie.
 _COOKIE_ATTRIBUTES = frozenset(http.cookies.Morsel._reserved)
 
@@ -540,13 +563,9 @@ class Request:
             header = self._header('Cookie')
             if not header:
                 return None
-            if _PLAIN_COOKIES.fullmatch(header):
-                value = None
-                for pair in header.split(';'):
-                    key, _, found = pair.strip().partition('=')
-                    if key == name:
-                        value = found  # the last one wins, as in SimpleCookie
-                return value
+            pairs = _plain_cookie_pairs(header)
+            if pairs is not None:
+                return pairs.get(name)
         morsel = self.cookie.get(name)
         return morsel.value if morsel is not None else None
 
@@ -645,8 +664,9 @@ class Request:
             self.closed = True
             self.stage = 'on_end_request'
             try:
-                if self.hooks.get('on_end_request'):
-                    self.hooks.run('on_end_request')
+                ready = self.hooks.get('on_end_request')
+                if ready:
+                    run_hooks('on_end_request', tuple(ready))
             finally:
                 self.stage = 'close'
                 # Requests announcing a body got their RequestBody in
@@ -793,13 +813,13 @@ class Request:
         """From ``on_start_resource`` to ``finalize``, once config applies."""
         # Hook points nobody attached to are skipped without a call; the
         # timeout check is inlined for the same reason (this runs per request).
-        # ``in`` rather than a truth test: a point left with an empty list
-        # costs a run() that does nothing, every other point less.
         state = self.__dict__
         hooks = self.hooks
+        # run_hooks(point, tuple(...)) is what hooks.run(point) does, minus a call.
         self.stage = 'on_start_resource'
-        if 'on_start_resource' in hooks:
-            hooks.run('on_start_resource')
+        ready = hooks.get('on_start_resource')
+        if ready:
+            run_hooks('on_start_resource', tuple(ready))
         if response.timed_out:
             raise ResponseTimeout()
 
@@ -809,8 +829,9 @@ class Request:
         if self.process_request_body and self.method not in self.methods_with_bodies:
             self.process_request_body = False
         self.stage = 'before_request_body'
-        if 'before_request_body' in hooks:
-            hooks.run('before_request_body')
+        ready = hooks.get('before_request_body')
+        if ready:
+            run_hooks('before_request_body', tuple(ready))
         if self.process_request_body:
             self.body.process()
         if response.timed_out:
@@ -829,8 +850,8 @@ class Request:
                 if split[1]:
                     run_hooks('before_handler', split[1])
                 encode = split[2]
-            else:
-                hooks.run('before_handler')
+            elif ready:
+                run_hooks('before_handler', tuple(ready))
         handler = self.handler
         if handler:
             self.stage = 'handler'
@@ -849,8 +870,9 @@ class Request:
             raise ResponseTimeout()
 
         self.stage = 'before_finalize'
-        if 'before_finalize' in hooks:
-            hooks.run('before_finalize')
+        ready = hooks.get('before_finalize')
+        if ready:
+            run_hooks('before_finalize', tuple(ready))
         response.finalize()
 
     # -- stages -------------------------------------------------------------
@@ -1005,9 +1027,9 @@ def _plain_cookie_attributes(attributes: dict) -> bool:
     return True
 
 
-def _set_cookie_line(name: str, value: str, attributes: dict) -> str:
-    """What ``Morsel.OutputString()`` gives for such a cookie."""
-    parts = [f'{name}={value}']
+def _attribute_text(attributes: dict) -> str:
+    """What ``Morsel.OutputString()`` writes after ``name=value``."""
+    parts = ['']
     # The morsel's keys are the reserved names; OutputString sorts them.
     for key in sorted(attributes):
         setting = attributes[key]
@@ -1021,6 +1043,38 @@ def _set_cookie_line(name: str, value: str, attributes: dict) -> str:
         else:
             parts.append(f'{_MORSEL_NAMES[key]}={setting}')
     return '; '.join(parts)
+
+
+# Cookie attributes (as items) -> their text, or None when not plain: the
+# same few sets come back on every response (a session cookie's differ by
+# their expiry date, once a second).
+_attribute_texts: dict[tuple, str | None] = {}
+_plain_names: set[str] = set()
+
+
+def _plain_attribute_text(attributes: dict) -> str | None:
+    try:
+        key = tuple(attributes.items())
+        return _attribute_texts[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable setting: not one of the plain kinds
+        return None
+    text = _attribute_text(attributes) if _plain_cookie_attributes(attributes) else None
+    if len(_attribute_texts) >= 512:
+        _attribute_texts.clear()
+    _attribute_texts[key] = text
+    return text
+
+
+def _plain_name(name: str) -> bool:
+    if name in _plain_names:
+        return True
+    if not _PLAIN_COOKIE_NAME.fullmatch(name) or name.lower() in _MORSEL_NAMES:
+        return False
+    if len(_plain_names) < 256:
+        _plain_names.add(name)
+    return True
 
 _new_dict = dict.__new__
 _time = time.time
@@ -1115,7 +1169,7 @@ class Response:
             jar = self.__dict__['_cookie'] = http.cookies.SimpleCookie()
             pending = self.__dict__.pop('_plain_cookies', None)
             if pending:
-                for name, (value, attributes) in pending.items():
+                for name, (value, attributes, _text) in pending.items():
                     jar[name] = value
                     morsel = jar[name]
                     for key, setting in attributes.items():
@@ -1138,9 +1192,11 @@ class Response:
         ``Set-Cookie`` line is written directly, the same as the stdlib's.
         The session tool sets its cookie this way on every request.
         """
-        if ('_cookie' in self.__dict__ or not _PLAIN_COOKIE_NAME.fullmatch(name)
-                or name.lower() in _MORSEL_NAMES or not _PLAIN_COOKIE_VALUE.fullmatch(value)
-                or not _plain_cookie_attributes(attributes)):
+        text = None
+        if ('_cookie' not in self.__dict__ and _plain_name(name)
+                and _PLAIN_COOKIE_VALUE.fullmatch(value)):
+            text = _plain_attribute_text(attributes)
+        if text is None:
             jar = self.cookie
             jar[name] = value
             morsel = jar[name]
@@ -1150,7 +1206,7 @@ class Response:
         pending = self.__dict__.get('_plain_cookies')
         if pending is None:
             pending = self.__dict__['_plain_cookies'] = {}
-        pending[name] = (value, attributes)
+        pending[name] = (value, attributes, text)
 
     @property
     def body(self):
@@ -1257,26 +1313,30 @@ class Response:
             self.header_list = header_list = headers.output()
         else:
             self.header_list = header_list = list(known[0])
+        native = known[1] if known is not None else None
         pending = self.__dict__.get('_plain_cookies')
-        if pending:
-            known = None
-            for name, (value, attributes) in pending.items():
-                line = _set_cookie_line(name, value, attributes)
-                if '\r' in line or '\n' in line:
-                    raise ValueError(f'Illegal line break in cookie {name!r}')
-                header_list.append((b'Set-Cookie', headers.encode(line)))
         jar = self.__dict__.get('_cookie')
-        if jar:
-            known = None
-            for morsel in jar.values():
-                value = morsel.OutputString()
-                if '\r' in value or '\n' in value:
-                    raise ValueError(f'Illegal line break in cookie {morsel.key!r}')
-                header_list.append((b'Set-Cookie', headers.encode(value)))
-        if known is not None and known[1] is not None:
+        if pending or jar:
+            lines = []
+            if pending:
+                for name, (value, _attributes, text) in pending.items():
+                    lines.append(f'{name}={value}{text}')
+            if jar:
+                for morsel in jar.values():
+                    lines.append(morsel.OutputString())
+            for line in lines:
+                if '\r' in line or '\n' in line:
+                    raise ValueError(f'Illegal line break in cookie {line.partition("=")[0]!r}')
+                encoded = headers.encode(line)
+                header_list.append((b'Set-Cookie', encoded))
+                if native is not None:
+                    if native is known[1]:
+                        native = list(native)
+                    native.append(('Set-Cookie', encoded.decode('latin-1')))
+        if native is not None:
             # The same pairs as WSGI's native strings, for wsgi._start; it
             # checks the list is still this one, as long.
-            self._wsgi_headers = (header_list, len(header_list), known[1])
+            self._wsgi_headers = (header_list, len(header_list), native)
 
     def check_timeout(self) -> None:
         """Set :attr:`timed_out` once the response has run for ``timeout`` seconds."""

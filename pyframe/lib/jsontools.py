@@ -84,19 +84,26 @@ def json_in(content_type: str | Iterable[str] = ('application/json', 'text/javas
 
 
 _make_encoder = getattr(json.encoder, 'c_make_encoder', None)
-_default = json.JSONEncoder().default
+# json.dumps' own settings, in the C encoder it would make per call; made
+# once, without the circular-reference bookkeeping (see _dumps).
+_encode = _make_encoder and _make_encoder(
+    None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None,
+    ': ', ', ', False, False, True)
 
 
 def _dumps(value: Any) -> str:
     """``json.dumps(value)``, minus the Python layers it goes through.
 
-    The same C encoder with the same settings (a fresh circular-reference
-    check per call included); without the C accelerator, json.dumps.
+    A circular structure makes the shared encoder recurse until Python
+    stops it; json.dumps then runs to raise what it would have raised
+    ("Circular reference detected"). Without the C accelerator, json.dumps.
     """
-    if _make_encoder is None or isinstance(value, str):
+    if _encode is None or isinstance(value, str):
         return json.dumps(value)
-    return ''.join(_make_encoder({}, _default, json.encoder.encode_basestring_ascii, None,
-                                 ': ', ', ', False, False, True)(value, 0))
+    try:
+        return ''.join(_encode(value, 0))
+    except RecursionError:
+        return json.dumps(value)
 
 
 def json_handler(*args: Any, **kwargs: Any) -> bytes:

@@ -74,6 +74,11 @@ def _engine():
     return sys.modules['pyframe'].engine
 
 
+def _raise(error: Exception) -> None:
+    """A hook failing with ``error`` (a config mistake found beforehand)."""
+    raise error
+
+
 def _seconds(value: Any) -> float | None:
     """A lock timeout given as seconds or a timedelta, in seconds."""
     if value is None:
@@ -207,7 +212,7 @@ class Session:
         the lock."""
         try:
             if self.loaded:
-                expiration = self.now() + datetime.timedelta(minutes=self.timeout)
+                expiration = self.now() + _minutes(self.timeout)
                 self._save_id(self._id, self._data, expiration)
                 # Once the lock is gone, what we hold may go stale: touching
                 # the data again reads it afresh, and a second save (the
@@ -297,7 +302,9 @@ class Session:
         return self._loaded_data()[key]
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._loaded_data()[key] = value
+        if not self.loaded:
+            self.load()
+        self._data[key] = value
 
     def __delitem__(self, key: Any) -> None:
         del self._loaded_data()[key]
@@ -310,7 +317,9 @@ class Session:
 
     def get(self, key: Any, default: Any = None) -> Any:
         """Return the value of ``key``, or ``default`` when it is absent."""
-        return self._loaded_data().get(key, default)
+        if not self.loaded:
+            self.load()
+        return self._data.get(key, default)
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
         """Return the value of ``key``, storing ``default`` first when it is absent."""
@@ -348,7 +357,22 @@ class Session:
         return f'<{type(self).__name__} {self._id}>'
 
 
+# Session timeouts in minutes -> timedelta: making one costs more than the
+# rest of a save, and a site has a timeout or two.
+_timeouts: dict[Any, datetime.timedelta] = {}
+
+
+def _minutes(timeout: float) -> datetime.timedelta:
+    delta = _timeouts.get(timeout)
+    if delta is None:
+        delta = datetime.timedelta(minutes=timeout)
+        if len(_timeouts) < 64:
+            _timeouts[timeout] = delta
+    return delta
+
+
 _CLASS_LOCK = threading.Lock()
+_new_lock = threading.Lock
 
 
 class _LockTable:
@@ -359,22 +383,29 @@ class _LockTable:
         self._locks: dict[str, list] = {}  # id -> [lock, users]
 
     def acquire(self, id: str, timeout: float | None) -> bool:
-        with self._mutex:
-            entry = self._locks.get(id)
-            if entry is None:
-                entry = self._locks[id] = [threading.Lock(), 0]
+        # Plain acquire/release of the mutex rather than ``with``: nothing
+        # between them can raise, and this runs twice per request.
+        mutex = self._mutex
+        mutex.acquire()
+        entry = self._locks.get(id)
+        if entry is None:
+            entry = self._locks[id] = [_new_lock(), 1]
+        else:
             entry[1] += 1
-        if entry[0].acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+        mutex.release()
+        if entry[0].acquire(True, -1 if timeout is None else max(timeout, 0)):
             return True
         self._done(id, entry)
         return False
 
     def release(self, id: str) -> None:
-        with self._mutex:
-            entry = self._locks[id]
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._locks[id]
+        mutex = self._mutex
+        mutex.acquire()
+        entry = self._locks[id]
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self._locks[id]
+        mutex.release()
         # Nobody else can be waiting on a lock whose entry is gone, so it
         # may be released after the bookkeeping.
         entry[0].release()
@@ -922,43 +953,105 @@ def init(storage_type: str | None = None, path: str | None = None,
     cookie). Other keyword arguments (``locking``, ``storage_path``...) set
     attributes of the session.
     """
-    request = serving.request
-    # A second run (an internal redirect) keeps the session already made.
-    if getattr(request, '_session_init_flag', False):
-        return
-    request._session_init_flag = True
-    request._session_cookie_name = name
-
-    samesite = kwargs.pop('samesite', None)
-    if samesite not in _SAMESITE:
-        raise ValueError(f'tools.sessions.samesite must be one of {_SAMESITE}, got {samesite!r}')
-    locking = kwargs.get('locking', 'implicit')
-    if locking not in ('implicit', 'early', 'explicit'):
-        raise ValueError(f"tools.sessions.locking must be 'implicit', 'early' or "
-                         f"'explicit', got {locking!r}")
-
-    storage_class = kwargs.pop('storage_class', None)
-    if storage_class is None:
-        storage_class = _storage_class_by_name(storage_type) if storage_type else RamSession
-    id = request._cookie_value(name)
-
-    kwargs['timeout'] = timeout
-    kwargs['clean_freq'] = clean_freq
-    sess = storage_class(id, **kwargs)
-    sess.debug = debug
-    serving.session = sess
-
-    def update_cookie(new_id: str) -> None:
-        # Assigning keeps the morsel's attributes (path, expiry...).
-        serving.response.cookie[name] = new_id
-    sess.id_observers.append(update_cookie)
-
-    set_response_cookie(path=path, path_header=path_header, name=name,
-                        timeout=timeout if persistent else 0, domain=domain,
-                        secure=secure, httponly=httponly, samesite=samesite)
+    _SessionStart(storage_type, path, path_header, name, timeout, domain, secure,
+                  clean_freq, persistent, httponly, debug, **kwargs)()
 
 
 init.priority = 50
+
+
+class _CookieFollower:
+    """An id observer keeping the response cookie ``name`` on the session's id."""
+
+    __slots__ = ('name',)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, new_id: str) -> None:
+        # Assigning keeps the morsel's attributes (path, expiry...).
+        serving.response.cookie[self.name] = new_id
+
+
+class _SessionStart:
+    """:func:`init` with its arguments checked and worked out once.
+
+    The tool's request plans keep one per config, so a request only does
+    what depends on it: read the cookie, make the session, set the cookie.
+    """
+
+    __slots__ = ('name', 'storage_class', 'session_args', 'path', 'path_header',
+                 'cookie_seconds', 'fixed_attributes', 'follower')
+
+    def __init__(self, storage_type: str | None = None, path: str | None = None,
+                 path_header: str | None = None, name: str = 'session_id',
+                 timeout: float = 60, domain: str | None = None, secure: bool = False,
+                 clean_freq: float = 5, persistent: bool = True, httponly: bool = False,
+                 debug: bool = False, **kwargs: Any) -> None:
+        samesite = kwargs.pop('samesite', None)
+        if samesite not in _SAMESITE:
+            raise ValueError(f'tools.sessions.samesite must be one of {_SAMESITE}, '
+                             f'got {samesite!r}')
+        locking = kwargs.get('locking', 'implicit')
+        if locking not in ('implicit', 'early', 'explicit'):
+            raise ValueError(f"tools.sessions.locking must be 'implicit', 'early' or "
+                             f"'explicit', got {locking!r}")
+        storage_class = kwargs.pop('storage_class', None)
+        if storage_class is None:
+            storage_class = (_storage_class_by_name(storage_type) if storage_type
+                             else RamSession)
+        self.name = name
+        self.storage_class = storage_class
+        self.session_args = {**kwargs, 'timeout': timeout, 'clean_freq': clean_freq,
+                             'debug': debug}
+        self.path = path
+        self.path_header = path_header
+        cookie_timeout = timeout if persistent else 0
+        self.cookie_seconds = int(cookie_timeout * 60) if cookie_timeout else 0
+        self.fixed_attributes = _cookie_attributes(domain, secure, httponly, samesite)
+        self.follower = _CookieFollower(name)
+
+    def __call__(self) -> None:
+        request = serving.request
+        state = request.__dict__
+        # A second run (an internal redirect) keeps the session already made.
+        if state.get('_session_init_flag'):
+            return
+        state['_session_init_flag'] = True
+        name = self.name
+        state['_session_cookie_name'] = name
+        sess = self.storage_class(request._cookie_value(name), **self.session_args)
+        serving.session = sess
+        sess.id_observers.append(self.follower)
+        _send_cookie(request, serving.response, name, sess.id, self.path,
+                     self.path_header, self.cookie_seconds, self.fixed_attributes)
+
+
+def _cookie_attributes(domain: str | None, secure: bool, httponly: bool,
+                       samesite: str | None) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    if domain is not None:
+        attributes['domain'] = domain
+    if secure:
+        attributes['secure'] = True
+    if httponly:
+        attributes['httponly'] = True
+    if samesite is not None:
+        attributes['samesite'] = samesite
+    return attributes
+
+
+def _send_cookie(request, response, name: str, value: str, path: str | None,
+                 path_header: str | None, seconds: int, fixed: dict) -> None:
+    attributes = {'path': path or (path_header and request.headers.get(path_header)) or '/'}
+    if seconds:
+        attributes['max-age'] = seconds
+        attributes['expires'] = httputil.http_date(time.time() + seconds)
+    if fixed:
+        attributes.update(fixed)
+    # As response.cookie[name] = id plus those attributes, without a Morsel
+    # unless somebody reads response.cookie.
+    response.set_plain_cookie(name, value, attributes)
 
 
 def set_response_cookie(path: str | None = None, path_header: str | None = None,
@@ -970,23 +1063,9 @@ def set_response_cookie(path: str | None = None, path_header: str | None = None,
     A false ``timeout`` (minutes) leaves out Max-Age and Expires: the
     browser then forgets the cookie when it closes.
     """
-    request, response = serving.request, serving.response
-    attributes = {'path': path or (path_header and request.headers.get(path_header)) or '/'}
-    if timeout:
-        seconds = int(timeout * 60)
-        attributes['max-age'] = seconds
-        attributes['expires'] = httputil.http_date(time.time() + seconds)
-    if domain is not None:
-        attributes['domain'] = domain
-    if secure:
-        attributes['secure'] = True
-    if httponly:
-        attributes['httponly'] = True
-    if samesite is not None:
-        attributes['samesite'] = samesite
-    # As response.cookie[name] = id plus those attributes, without a Morsel
-    # unless somebody reads response.cookie.
-    response.set_plain_cookie(name, serving.session.id, attributes)
+    _send_cookie(serving.request, serving.response, name, serving.session.id, path,
+                 path_header, int(timeout * 60) if timeout else 0,
+                 _cookie_attributes(domain, secure, httponly, samesite))
 
 
 def save() -> None:
@@ -1069,7 +1148,16 @@ class SessionTool(Tool):
 
         args = dict(args)
         priority = self._priority_for(args)
-        hooks = [(self._point, Hook(self.callable, priority=priority, **args))]
+        if self.callable is init:
+            # Checked and worked out now rather than on every request; a
+            # bad argument fails each request the same way, as a 500.
+            try:
+                start = Hook(_SessionStart(**args), priority=priority)
+            except (TypeError, ValueError) as exc:
+                start = Hook(_raise, priority=priority, error=exc)
+        else:
+            start = Hook(self.callable, priority=priority, **args)
+        hooks = [(self._point, start)]
         locking = args.get('locking', 'implicit')
         if locking == 'implicit':
             hooks.append(('before_handler', Hook(self._lock_session)))
@@ -1098,14 +1186,28 @@ class SessionProxy(ThreadLocalProxy):
                 'no session for this request: turn on tools.sessions'
             ) from None
 
+    # The three used most find the session themselves (one call less).
+
     def __getattr__(self, name):
-        return getattr(self._target(), name)
+        try:
+            target = getattr(serving, self.__attrname__)
+        except AttributeError:
+            target = self._target()  # raises the explanation
+        return getattr(target, name)
 
     def __getitem__(self, key):
-        return self._target()[key]
+        try:
+            target = getattr(serving, self.__attrname__)
+        except AttributeError:
+            target = self._target()
+        return target[key]
 
     def __setitem__(self, key, value):
-        self._target()[key] = value
+        try:
+            target = getattr(serving, self.__attrname__)
+        except AttributeError:
+            target = self._target()
+        target[key] = value
 
     def __delitem__(self, key):
         del self._target()[key]
