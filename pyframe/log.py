@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import operator
 import sys
 
 __all__ = ['GlobalLogManager', 'LogManager', 'WSGIErrorHandler', 'log_request_error']
@@ -39,6 +40,7 @@ def _printable(text: str) -> str:
 
 
 _INFO = logging.INFO
+_handlers_of = operator.attrgetter('handlers')
 _NullHandler = logging.NullHandler
 
 
@@ -145,12 +147,14 @@ class LogManager:
         NullHandlers, so that formatting costs nothing when nobody listens.
         """
         access_log = self.access_log
-        if not access_log.isEnabledFor(_INFO):
-            return False
         chain = self._access_chain
         if chain[0] is not access_log:
             # Somebody gave the manager another logger.
             chain = self._access_chain = _ancestry(access_log)
+        if not any(map(_handlers_of, chain)):
+            return False  # no handler anywhere: the usual production case
+        if not access_log.isEnabledFor(_INFO):
+            return False
         for logger in chain:
             handlers = logger.handlers
             if handlers:

@@ -749,6 +749,8 @@ class Request:
                 try:
                     if route is None:
                         self._do_respond(path_info)
+                    elif route.straight:
+                        self._run_straight(route, response)
                     else:
                         self._do_route(route)
                 except (HTTPRedirect, HTTPError) as inst:
@@ -797,17 +799,34 @@ class Request:
 
     def _do_route(self, route: Any) -> None:
         """:meth:`_do_respond` for a request made with its route already
-        known (see ``pyframe.wsgi.serve_route``): handler, config, hooks
-        and the body's readiness are set; the plan's attributes follow the
-        Host check, as they would."""
+        known (see ``pyframe.wsgi._serve_route``): the Host was checked,
+        and handler, config, hooks and the plan's plain attributes set."""
         response = serving.response
-        self.stage = 'process_headers'
-        self.process_headers()
         fused = route.fused
-        self.__dict__.update(route.request_state)
         if fused.rest:
             fused.apply_rest(self, response)
         self._run_stages(response)
+
+    def _run_straight(self, route: Any, response: Response) -> None:
+        """:meth:`_run_stages` for a route whose plan attaches no hook
+        before the handler but the encode tool (``Route.straight``): the
+        same steps, without visiting the hook points nobody can have
+        attached to."""
+        state = self.__dict__
+        if state['query_string']:
+            state['stage'] = 'process_query_string'
+            self.process_query_string()
+        if self.process_request_body:
+            if self.method not in self.methods_with_bodies:
+                self.process_request_body = False
+            else:
+                state['stage'] = 'before_request_body'
+                self.body.process()
+        if response.timed_out:
+            raise ResponseTimeout()
+        state['stage'] = 'handler'
+        self._after_handler(response, _invoke(route.handler, route.vpath, state['params']),
+                            route.encode)
 
     def _run_stages(self, response: Response) -> None:
         """From ``on_start_resource`` to ``finalize``, once config applies."""
@@ -853,12 +872,22 @@ class Request:
             elif ready:
                 run_hooks('before_handler', tuple(ready))
         handler = self.handler
+        body = _NO_HANDLER
         if handler:
             self.stage = 'handler'
             if type(handler) is LateParamPageHandler and not handler._kwargs:
                 body = _invoke(handler.callable, handler.args, self.params)
             else:
                 body = handler()
+        self._after_handler(response, body, encode)
+
+    def _after_handler(self, response: Response, body: Any, encode: dict | None) -> None:
+        """The stages from what the handler returned to ``finalize``.
+
+        ``encode``: the encode tool's arguments when the plan left the
+        encoding of the body to the request (see ``plan._encode_split``).
+        """
+        if body is not _NO_HANDLER:
             if type(body) is bytes or type(body) is str:
                 # What the body setter (prepare_body) does, minus two calls.
                 response._body = [body] if body else []
@@ -868,9 +897,8 @@ class Request:
                 encode_handler_body(encode, response)
         if response.timed_out:
             raise ResponseTimeout()
-
         self.stage = 'before_finalize'
-        ready = hooks.get('before_finalize')
+        ready = self.hooks.get('before_finalize')
         if ready:
             run_hooks('before_finalize', tuple(ready))
         response.finalize()
@@ -959,6 +987,10 @@ class Request:
         except HTTPRedirect as inst:
             inst.set_response()
             response.finalize()
+
+
+#: What :meth:`Request._after_handler` is given when there was no handler to call.
+_NO_HANDLER = object()
 
 
 def bare_error(extra: str = '') -> tuple[bytes, list, list]:

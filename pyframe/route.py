@@ -36,7 +36,8 @@ class Route:
     """One path's handler, merged config and request plan."""
 
     __slots__ = ('root', 'hook_name', 'checks', 'handler', 'vpath', 'is_index', 'config',
-                 'plan', 'fused', 'lane', 'request_state')
+                 'plan', 'fused', 'lane', 'request_state', 'straight', 'encode', 'template',
+                 'overrides')
 
     def __init__(self, root: Any, hook_name: str, checks: tuple, handler: Any, vpath: tuple,
                  is_index: bool | None, config: dict, plan: RequestPlan) -> None:
@@ -60,6 +61,18 @@ class Route:
         self.lane = False
         #: What the fused plan puts in the request's __dict__, for this path.
         self.request_state = None
+        #: Whether nothing but the encode tool is attached before the
+        #: handler, so the request may skip those hook points
+        #: (``Request._run_straight``); set with :attr:`request_state`.
+        self.straight = False
+        #: The encode tool's arguments when the request encodes the body
+        #: itself (see ``plan._encode_split``), else None.
+        self.encode = None
+        #: What the fast lane puts in every request's ``__dict__`` of this
+        #: route besides what each request brings (:data:`LANE_KEYS`), and
+        #: the plan's values for some of those keys, which win.
+        self.template: dict = {}
+        self.overrides: dict = {}
 
     def holds(self, root: Any) -> bool:
         """True while walking the path from ``root`` meets the same objects."""
@@ -85,8 +98,21 @@ class Route:
         return True
 
 
-#: The table's entry for a path that must be dispatched on every request.
-_DISPATCH_EACH_TIME = object()
+#: The request attributes the fast lane sets from each WSGI call.
+LANE_KEYS = frozenset({
+    'scheme', 'server_protocol', 'wsgi_environ', 'method', 'query_string', 'params',
+    'protocol', '_request_target', 'rfile', 'script_name', 'hooks', 'handler', 'config',
+    'base'})
+
+
+class _EachTime:
+    """The table's entry for a path that must be dispatched on every request."""
+
+    __slots__ = ()
+    lane = False
+
+
+_DISPATCH_EACH_TIME = _EachTime()
 
 
 class RouteTable:
@@ -120,9 +146,8 @@ class RouteTable:
         own (a subclass may change any stage), no class-wide hooks are set,
         the URL is plain ASCII and the request carries no body.
         """
-        path = environ.get('PATH_INFO', '')
-        route = self.routes.get(path)
-        if type(route) is not Route or not route.lane or not self.lane_ok:
+        route = self.routes.get(environ.get('PATH_INFO', ''))
+        if route is None or not route.lane:
             return None
         app = self.app
         if self.stamp != (reprconf.generation, app.request_class, app.response_class,
@@ -172,8 +197,8 @@ class RouteTable:
         if kept:
             # A path the long way would rewrite (slashes, non-ASCII to
             # recode) always goes that way.
-            route.lane = (route.fused is not None and path[:1] == '/' and '//' not in path
-                          and path.isascii())
+            route.lane = (self.lane_ok and route.fused is not None and path[:1] == '/'
+                          and '//' not in path and path.isascii())
             self._keep(path, route)
         else:
             self._keep(path, _DISPATCH_EACH_TIME)
@@ -198,6 +223,19 @@ class RouteTable:
                            response_class=app.response_class)
         route = Route(app.root, dispatcher.dispatch_method_name, tuple(checks), handler,
                       tuple(vpath), is_index, config, plan)
-        if plan.fused is not None:
-            route.request_state = plan.fused.state_for(path, is_index)
+        fused = plan.fused
+        if fused is not None:
+            state = route.request_state = fused.state_for(path, is_index)
+            route.template = {'app': app, 'stage': 'respond', 'path_info': path,
+                              '_route': route, 'is_index': is_index, '_body_ready': True}
+            for key, value in state.items():
+                (route.overrides if key in LANE_KEYS else route.template)[key] = value
+            split = state.get('_encode_split')
+            route.encode = split[2] if split is not None else None
+            points = dict(fused.hooks)
+            route.straight = (
+                handler is not None and not fused.rest
+                and 'on_start_resource' not in points and 'before_request_body' not in points
+                and ('before_handler' not in points
+                     or (split is not None and not split[1])))
         return route, not hooked

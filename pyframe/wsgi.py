@@ -18,6 +18,7 @@ from .context import serving
 from .dispatch import LateParamPageHandler
 from .errors import InternalRedirect, NotFound, format_exc
 from .lib import httputil
+from .lib.httputil import _valid_hosts
 from .request import HookMap, Request, Response, _protocols, bare_error, translate_headers
 
 __all__ = [
@@ -54,7 +55,7 @@ def engage(response) -> None:
         # The bus replaces its ordered-listeners entry whenever somebody
         # subscribes or unsubscribes, so the entry tells "still the same".
         entry = engine._ordered.get('acquire_thread')
-        if not (entry is sole[0] and entry is not None and entry[0] is acquire
+        if not (entry is sole[0] and entry[0] is acquire
                 and entry[1] == len(acquire) and ident in sole[1].threads):
             engine.publish('acquire_thread')
             _find_sole_acquirer(engine)
@@ -64,8 +65,9 @@ def engage(response) -> None:
 
 
 # (the bus's ordered-listeners entry of acquire_thread, thread manager)
-# while that manager is its one listener; (None, None) otherwise.
-_sole_acquirer: tuple = (None, None)
+# while that manager is its one listener; (a marker, None) otherwise.
+_NO_ENTRY = (None, 0, ())
+_sole_acquirer: tuple = (_NO_ENTRY, None)
 
 
 def _find_sole_acquirer(engine) -> None:
@@ -76,7 +78,7 @@ def _find_sole_acquirer(engine) -> None:
             'acquire_thread') and entry[2] == (manager.acquire_thread,)):
         _sole_acquirer = (entry, manager)
     else:
-        _sole_acquirer = (None, None)
+        _sole_acquirer = (_NO_ENTRY, None)
 
 
 def _run_request(app, environ: dict):
@@ -140,6 +142,10 @@ def _native(pair: tuple[bytes, bytes]) -> tuple[str, str]:
 
 # Whole header lists too: a page's responses repeat the same set.
 _native_sets: dict[tuple, list] = {}
+
+
+_new_hookmap = HookMap.__new__
+_new_request = Request.__new__
 
 
 def _start(response, start_response) -> None:
@@ -255,17 +261,20 @@ def _serve_route(app, route, environ: dict, start_response):
 
     ``Application.__call__`` comes here when ``app.routes.ready`` found
     the path's route still valid, with a fused plan, plain Request and
-    Response classes and no request body. The request is then made in one
-    go with what ``_run_request``, ``Request.run``, ``get_resource`` and
-    the plan would give it one attribute at a time, and goes through the
-    same stages (``Request.respond``), error pages and hand-over as any
-    other. ``tests/test_lane.py`` compares the two ways request by request.
+    Response classes and no request body. A request whose protocol pair
+    and Host value were seen (and found valid) before is then made in one
+    go with what ``_run_request``, ``Request.run``, ``process_headers``,
+    ``get_resource`` and the plan would give it one attribute at a time,
+    and goes through the same stages (``Request.respond``), error pages,
+    access log and hand-over as any other; anything else goes the long
+    way, which checks and remembers. ``tests/test_lane.py`` compares the
+    two ways request by request.
     """
     req_protocol = environ.get('SERVER_PROTOCOL', 'HTTP/1.0')
     server_protocol = environ.get('ACTUAL_SERVER_PROTOCOL', 'HTTP/1.1')
     protocol = _protocols.get((req_protocol, server_protocol))
-    if protocol is None:
-        # Not seen (or malformed): the long way finds out, and remembers.
+    host = environ.get('HTTP_HOST')
+    if protocol is None or host not in _valid_hosts:
         request, response = _run_request(app, environ)
         return _hand_over(app, request, response, environ, start_response)
     response = Response()
@@ -273,19 +282,18 @@ def _serve_route(app, route, environ: dict, start_response):
     query_string = environ.get('QUERY_STRING') or ''
     script_name = app._script_name
     path_info = environ['PATH_INFO']
-    fused = route.fused
-    hooks = HookMap.__new__(HookMap)
-    dict.update(hooks, fused.hooks)
+    scheme = environ.get('wsgi.url_scheme', 'http')
+    hooks = _new_hookmap(HookMap)
+    dict.update(hooks, route.fused.hooks)
     handler = route.handler
-    request = Request.__new__(Request)
-    # Request.__init__, get_serving, _run_request, run, _do_respond and
-    # get_resource, in one dict.
-    request.__dict__ = {
-        'scheme': environ.get('wsgi.url_scheme', 'http'),
+    request = _new_request(Request)
+    # Request.__init__, get_serving, _run_request, run, process_headers,
+    # get_resource and the plan's attributes, in one dict.
+    state = request.__dict__ = {
+        **route.template,
+        'scheme': scheme,
         'server_protocol': server_protocol,
-        'app': app,
         'wsgi_environ': environ,
-        'stage': 'respond',
         'method': method,
         'query_string': query_string,
         'params': {},
@@ -293,20 +301,30 @@ def _serve_route(app, route, environ: dict, start_response):
         '_request_target': (script_name + path_info, query_string, req_protocol),
         'rfile': environ.get('wsgi.input'),
         'script_name': script_name,
-        'path_info': path_info,
         'hooks': hooks,
-        '_route': route,
         'handler': None if handler is None else LateParamPageHandler(handler, *route.vpath),
-        'is_index': route.is_index,
         'config': route.config.copy(),  # dict.copy: 4x faster than dict()
-        '_body_ready': True,
+        'base': f'{scheme}://{host}',
     }
+    if route.overrides:
+        state.update(route.overrides)
     serving.request = request
     serving.response = response
     if handler is None:
         # Made now: its message names the current request's path.
         request.handler = NotFound()
-    engage(response)
+    # engage(response) when it has nothing to publish: the thread manager,
+    # the one listener of acquire_thread, knows this thread already.
+    engine = sys.modules['pyframe'].engine
+    listening = engine.listeners
+    ident = get_ident()
+    entry, manager = _sole_acquirer
+    if (entry is engine._ordered.get('acquire_thread') and ident in manager.threads
+            and entry[0] is listening.get('acquire_thread') and entry[1] == len(entry[0])
+            and not listening.get('before_request')):
+        engine.timeout_monitor.servings[ident] = response
+    else:
+        engage(response)
     try:
         try:
             request.respond(path_info, route)
@@ -319,7 +337,22 @@ def _serve_route(app, route, environ: dict, start_response):
         environ['pyframe.show_tracebacks'] = request.show_tracebacks
         app.release_serving()
         raise
-    return _hand_over(app, request, response, environ, start_response)
+    body = response._body
+    if (not isinstance(body, list) or request.hooks.get('on_end_request')
+            or state.get('_request_body') is not None):
+        return _hand_over(app, request, response, environ, start_response)
+    # _hand_over, and release_serving with a Request.close that has
+    # neither hooks to run nor a body to drain.
+    try:
+        _start(response, start_response)
+    finally:
+        engine.timeout_monitor.servings.pop(ident, None)
+        if listening.get('after_request'):
+            engine.publish('after_request')
+        state['closed'] = True
+        state['stage'] = 'close'
+        serving.__dict__.clear()
+    return body
 
 
 def respond(app, environ: dict, start_response, route=None):

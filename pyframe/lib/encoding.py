@@ -348,7 +348,7 @@ def encode_handler_body(kwargs: dict, response: Any = None) -> None:
     """
     if response is None:
         response = serving.response
-    body = response.body
+    body = response._body
     if not kwargs and type(body) is list and len(body) == 1 and not response.stream:
         cls = ResponseEncoder
         chunk = body[0]
