@@ -45,21 +45,41 @@ class ThreadLocalProxy:
     def __init__(self, attrname: str) -> None:
         object.__setattr__(self, '__attrname__', attrname)
 
-    def __getattr__(self, name):
-        return getattr(getattr(serving, self.__attrname__), name)
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        _own_names.update(dir(cls))
+
+    # __getattribute__ rather than __getattr__: the latter only runs after
+    # the proxy's own lookup failed, and raising that AttributeError costs
+    # several times the forwarding itself (handlers read pyframe.request
+    # and pyframe.response all the time). What a __getattr__ proxy would
+    # find on itself (__class__, its methods...) it still finds there.
+    def __getattribute__(self, name):
+        if name in _own_names:
+            try:
+                return object.__getattribute__(self, name)
+            except AttributeError:
+                pass
+        return getattr(getattr(serving, _attrname(self)), name)
 
     def __setattr__(self, name, value):
-        setattr(getattr(serving, self.__attrname__), name, value)
+        setattr(getattr(serving, _attrname(self)), name, value)
 
     def __delattr__(self, name):
-        delattr(getattr(serving, self.__attrname__), name)
+        delattr(getattr(serving, _attrname(self)), name)
 
     def __repr__(self) -> str:
-        return repr(getattr(serving, self.__attrname__))
+        return repr(getattr(serving, _attrname(self)))
 
     def __bool__(self) -> bool:
-        return bool(getattr(serving, self.__attrname__))
+        return bool(getattr(serving, _attrname(self)))
 
+
+#: A proxy's own ``__attrname__`` (the slot's getter, which the
+#: forwarding __getattribute__ would not reach).
+_attrname = ThreadLocalProxy.__dict__['__attrname__'].__get__
+#: The names a proxy class has itself (those of every subclass too).
+_own_names = set(dir(ThreadLocalProxy))
 
 request = ThreadLocalProxy('request')
 response = ThreadLocalProxy('response')

@@ -1110,6 +1110,8 @@ def _plain_name(name: str) -> bool:
 
 _new_dict = dict.__new__
 _time = time.time
+# Every response's header_list until finalize() makes its own.
+_NO_HEADERS: list = []
 
 
 def _headers_of_second(second: int) -> list:
@@ -1171,7 +1173,7 @@ class Response:
     #: The status line sent to the client (set by :meth:`finalize`).
     output_status = b''
     #: The headers as sent: a list of (name bytes, value bytes).
-    header_list: list = []
+    header_list: list = _NO_HEADERS
     #: Seconds the response may run before ``timed_out`` is set.
     timeout = 300
     #: Set by :meth:`check_timeout` once ``timeout`` has passed.
@@ -1180,6 +1182,10 @@ class Response:
     stream = False
     #: The charset text bodies are encoded with when no tool chose one.
     default_encoding = 'utf-8'
+    # Set by __init__; here for subclasses that do not call it.
+    _cookie = None
+    _plain_cookies = None
+    _wsgi_headers = None
 
     def __init__(self) -> None:
         # status and timed_out start at their class defaults.
@@ -1192,15 +1198,25 @@ class Response:
         self.headers = headers = _new_dict(_HeaderMap)
         dict.update(headers, base[2])
         self._body = []
+        # Every attribute finalize() sets, set here first: CPython then keeps
+        # them all in the instance's compact storage, where reading and
+        # writing them is cheapest (a __dict__ made later costs more).
+        self.status = self.status
+        self.output_status = b''
+        self.header_list = _NO_HEADERS
+        self._wsgi_headers = None
+        self._cookie = None
+        self._plain_cookies = None
 
     @property
     def cookie(self) -> http.cookies.SimpleCookie:
         """Cookies to send (created on first use)."""
-        jar = self.__dict__.get('_cookie')
+        jar = self._cookie
         if jar is None:
-            jar = self.__dict__['_cookie'] = http.cookies.SimpleCookie()
-            pending = self.__dict__.pop('_plain_cookies', None)
+            jar = self._cookie = http.cookies.SimpleCookie()
+            pending = self._plain_cookies
             if pending:
+                self._plain_cookies = None
                 for name, (value, attributes, _text) in pending.items():
                     jar[name] = value
                     morsel = jar[name]
@@ -1210,8 +1226,8 @@ class Response:
 
     @cookie.setter
     def cookie(self, value: http.cookies.SimpleCookie) -> None:
-        self.__dict__.pop('_plain_cookies', None)
-        self.__dict__['_cookie'] = value
+        self._plain_cookies = None
+        self._cookie = value
 
     def set_plain_cookie(self, name: str, value: str, attributes: dict[str, Any]) -> None:
         """Send cookie ``name`` = ``value``, as ``response.cookie[name] = value``
@@ -1225,7 +1241,7 @@ class Response:
         The session tool sets its cookie this way on every request.
         """
         text = None
-        if ('_cookie' not in self.__dict__ and _plain_name(name)
+        if (self._cookie is None and _plain_name(name)
                 and _PLAIN_COOKIE_VALUE.fullmatch(value)):
             text = _plain_attribute_text(attributes)
         if text is None:
@@ -1235,9 +1251,9 @@ class Response:
             for key, setting in attributes.items():
                 morsel[key] = setting
             return
-        pending = self.__dict__.get('_plain_cookies')
+        pending = self._plain_cookies
         if pending is None:
-            pending = self.__dict__['_plain_cookies'] = {}
+            pending = self._plain_cookies = {}
         pending[name] = (value, attributes, text)
 
     @property
@@ -1346,8 +1362,8 @@ class Response:
         else:
             self.header_list = header_list = list(known[0])
         native = known[1] if known is not None else None
-        pending = self.__dict__.get('_plain_cookies')
-        jar = self.__dict__.get('_cookie')
+        pending = self._plain_cookies
+        jar = self._cookie
         if pending or jar:
             lines = []
             if pending:

@@ -69,8 +69,8 @@ class Route:
         #: itself (see ``plan._encode_split``), else None.
         self.encode = None
         #: What the fast lane puts in every request's ``__dict__`` of this
-        #: route besides what each request brings (:data:`LANE_KEYS`), and
-        #: the plan's values for some of those keys, which win.
+        #: route (each request fills in :data:`LANE_KEYS`), and the plan's
+        #: values for some of those keys, which win.
         self.template: dict = {}
         self.overrides: dict = {}
 
@@ -226,8 +226,11 @@ class RouteTable:
         fused = plan.fused
         if fused is not None:
             state = route.request_state = fused.state_for(path, is_index)
+            # Every key of a lane request from the start (LANE_KEYS are
+            # placeholders), so that copying the template sizes the dict.
             route.template = {'app': app, 'stage': 'respond', 'path_info': path,
-                              '_route': route, 'is_index': is_index, '_body_ready': True}
+                              '_route': route, 'is_index': is_index, '_body_ready': True,
+                              **dict.fromkeys(LANE_KEYS)}
             for key, value in state.items():
                 (route.overrides if key in LANE_KEYS else route.template)[key] = value
             split = state.get('_encode_split')

@@ -150,7 +150,7 @@ _new_request = Request.__new__
 
 def _start(response, start_response) -> None:
     header_list = response.header_list
-    ready = response.__dict__.get('_wsgi_headers')
+    ready = response._wsgi_headers
     if ready is not None and ready[0] is header_list and ready[1] == len(header_list):
         # finalize() left them ready, and nothing replaced or grew the list.
         start_response(response.output_status.decode('latin-1'), list(ready[2]))
@@ -288,28 +288,31 @@ def _serve_route(app, route, environ: dict, start_response):
     handler = route.handler
     request = _new_request(Request)
     # Request.__init__, get_serving, _run_request, run, process_headers,
-    # get_resource and the plan's attributes, in one dict.
-    state = request.__dict__ = {
-        **route.template,
-        'scheme': scheme,
-        'server_protocol': server_protocol,
-        'wsgi_environ': environ,
-        'method': method,
-        'query_string': query_string,
-        'params': {},
-        'protocol': protocol,
-        '_request_target': (script_name + path_info, query_string, req_protocol),
-        'rfile': environ.get('wsgi.input'),
-        'script_name': script_name,
-        'hooks': hooks,
-        'handler': None if handler is None else LateParamPageHandler(handler, *route.vpath),
-        'config': route.config.copy(),  # dict.copy: 4x faster than dict()
-        'base': f'{scheme}://{host}',
-    }
+    # get_resource and the plan's attributes, in one dict: a copy of the
+    # route's template, which holds every key already (one allocation).
+    state = route.template.copy()
+    state['scheme'] = scheme
+    state['server_protocol'] = server_protocol
+    state['wsgi_environ'] = environ
+    state['method'] = method
+    state['query_string'] = query_string
+    state['params'] = {}
+    state['protocol'] = protocol
+    state['_request_target'] = (script_name + path_info, query_string, req_protocol)
+    state['rfile'] = environ.get('wsgi.input')
+    state['script_name'] = script_name
+    state['hooks'] = hooks
+    state['handler'] = None if handler is None else LateParamPageHandler(handler, *route.vpath)
+    state['config'] = route.config.copy()
+    state['base'] = f'{scheme}://{host}'
     if route.overrides:
         state.update(route.overrides)
-    serving.request = request
-    serving.response = response
+    request.__dict__ = state
+    # The thread's serving dict, read once (each threading.local access
+    # costs a lookup of the thread's storage): serving.load, then .clear().
+    current = serving.__dict__
+    current['request'] = request
+    current['response'] = response
     if handler is None:
         # Made now: its message names the current request's path.
         request.handler = NotFound()
@@ -351,7 +354,7 @@ def _serve_route(app, route, environ: dict, start_response):
             engine.publish('after_request')
         state['closed'] = True
         state['stage'] = 'close'
-        serving.__dict__.clear()
+        current.clear()
     return body
 
 

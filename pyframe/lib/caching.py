@@ -458,7 +458,7 @@ def _cacheable_response(response) -> bool:
         code = httputil.valid_status(response.status)[0]
     except ValueError:
         return False
-    if code != 200 or 'Set-Cookie' in response.headers or response.__dict__.get('_cookie'):
+    if code != 200 or 'Set-Cookie' in response.headers or response._cookie:
         return False
     if any(element.value == '*' for element in response.headers.elements('Vary')):
         # 'Vary: *' matches no later request (RFC 9111 4.1): never store it.

@@ -45,7 +45,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..context import ThreadLocalProxy, serving
+from ..context import ThreadLocalProxy, _attrname, _own_names, serving
 from ..tools import Tool
 from . import httputil
 from . import locking as _locking
@@ -1178,54 +1178,45 @@ class SessionProxy(ThreadLocalProxy):
 
     __slots__ = ()
 
-    def _target(self) -> Session:
-        try:
-            return getattr(serving, self.__attrname__)
-        except AttributeError:
-            raise AttributeError(
-                'no session for this request: turn on tools.sessions'
-            ) from None
-
-    # The three used most find the session themselves (one call less).
-
-    def __getattr__(self, name):
-        try:
-            target = getattr(serving, self.__attrname__)
-        except AttributeError:
-            target = self._target()  # raises the explanation
-        return getattr(target, name)
+    def __getattribute__(self, name):
+        if name in _own_names:
+            try:
+                return object.__getattribute__(self, name)
+            except AttributeError:
+                pass
+        return getattr(_session_of(self), name)
 
     def __getitem__(self, key):
-        try:
-            target = getattr(serving, self.__attrname__)
-        except AttributeError:
-            target = self._target()
-        return target[key]
+        return _session_of(self)[key]
 
     def __setitem__(self, key, value):
-        try:
-            target = getattr(serving, self.__attrname__)
-        except AttributeError:
-            target = self._target()
-        target[key] = value
+        _session_of(self)[key] = value
 
     def __delitem__(self, key):
-        del self._target()[key]
+        del _session_of(self)[key]
 
     def __contains__(self, key):
-        return key in self._target()
+        return key in _session_of(self)
 
     def __iter__(self):
-        return iter(self._target())
+        return iter(_session_of(self))
 
     def __len__(self):
-        return len(self._target())
+        return len(_session_of(self))
 
     def __repr__(self) -> str:
-        return repr(getattr(serving, self.__attrname__, None))
+        return repr(getattr(serving, _attrname(self), None))
 
     def __bool__(self) -> bool:
-        return hasattr(serving, self.__attrname__)
+        return hasattr(serving, _attrname(self))
+
+
+def _session_of(proxy: SessionProxy) -> Session:
+    """The session ``proxy`` stands for, or an AttributeError saying why none."""
+    try:
+        return getattr(serving, _attrname(proxy))
+    except AttributeError:
+        raise AttributeError('no session for this request: turn on tools.sessions') from None
 
 
 #: The proxy ``pyframe.session`` (reads ``pyframe.serving.session``).
