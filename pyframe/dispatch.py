@@ -169,17 +169,25 @@ def _invoke(func: Callable, args: tuple, kwargs: dict) -> Any:
     try:
         return func(*args, **kwargs)
     except TypeError:
-        # Checked only after a failure, so the normal path pays nothing. If
-        # the arguments do not fit the signature the body never ran, and the
-        # client sent a URL or form the handler cannot take: a 4xx. If they
-        # fit, the TypeError came from inside the handler: a real bug.
-        try:
-            test_callable_spec(func, args, kwargs)
-        except HTTPError:
-            raise
-        except Exception:
-            pass  # the diagnosis failed; the original error is what matters
+        _explain_type_error(func, args, kwargs)
         raise
+
+
+def _explain_type_error(func: Callable, args: tuple, kwargs: dict) -> None:
+    """Raise the 4xx for a TypeError from calling a handler, if it was one.
+
+    Checked only after a failure, so the normal path pays nothing. If
+    the arguments do not fit the signature the body never ran, and the
+    client sent a URL or form the handler cannot take: a 4xx. If they
+    fit, the TypeError came from inside the handler: a real bug, which
+    the caller re-raises.
+    """
+    try:
+        test_callable_spec(func, args, kwargs)
+    except HTTPError:
+        raise
+    except Exception:
+        pass  # the diagnosis failed; the original error is what matters
 
 
 class PageHandler:

@@ -174,7 +174,10 @@ class LogManager:
         ``{f}`` Referer, ``{a}`` User-Agent, ``{o}`` Host, ``{i}`` the
         request's unique id and ``{z}`` the time in ISO 8601 (UTC).
         """
-        if not self._access_wanted():
+        chain = self._access_chain
+        # _access_wanted's first answer, minus a call: nobody has a handler.
+        if (chain[0] is self.access_log and not any(map(_handlers_of, chain))
+                or not self._access_wanted()):
             return
         from .context import serving
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from .body import RequestBody
 from .context import serving
-from .dispatch import Dispatcher, LateParamPageHandler, _invoke
+from .dispatch import Dispatcher, LateParamPageHandler, _explain_type_error, _invoke
 from .errors import HTTPError, HTTPRedirect, InternalRedirect, NotFound
 from .errors import TimeoutError as ResponseTimeout
 from .errors import format_exc
@@ -737,13 +737,16 @@ class Request:
         except Exception:
             log_request_error('Error while writing the access log')
 
-    def respond(self, path_info: str, route: Any = None) -> None:
+    def respond(self, path_info: str, route: Any = None, response: Response | None = None
+                ) -> None:
         """Dispatch, call the handler and finalize; errors become pages.
 
-        ``route`` is for pyframe's own fast lane (``pyframe.wsgi``): the
-        request was made with that route's handler, config and hooks.
+        ``route`` and ``response`` are for pyframe's own fast lane
+        (``pyframe.wsgi``): the request was made with that route's handler,
+        config and hooks, and ``response`` is the current one.
         """
-        response = serving.response
+        if response is None:
+            response = serving.response
         try:
             try:
                 try:
@@ -752,7 +755,7 @@ class Request:
                     elif route.straight:
                         self._run_straight(route, response)
                     else:
-                        self._do_route(route)
+                        self._do_route(route, response)
                 except (HTTPRedirect, HTTPError) as inst:
                     inst.set_response()
                     self.stage = 'before_finalize (HTTPError)'
@@ -797,11 +800,10 @@ class Request:
         self.app.apply_request_config(self)
         self._run_stages(response)
 
-    def _do_route(self, route: Any) -> None:
+    def _do_route(self, route: Any, response: Response) -> None:
         """:meth:`_do_respond` for a request made with its route already
         known (see ``pyframe.wsgi._serve_route``): the Host was checked,
         and handler, config, hooks and the plan's plain attributes set."""
-        response = serving.response
         fused = route.fused
         if fused.rest:
             fused.apply_rest(self, response)
@@ -825,8 +827,14 @@ class Request:
         if response.timed_out:
             raise ResponseTimeout()
         state['stage'] = 'handler'
-        self._after_handler(response, _invoke(route.handler, route.vpath, state['params']),
-                            route.encode)
+        handler = route.handler
+        params = state['params']
+        try:
+            body = handler(*route.vpath, **params)
+        except TypeError:
+            _explain_type_error(handler, route.vpath, params)
+            raise
+        self._after_handler(response, body, route.encode)
 
     def _run_stages(self, response: Response) -> None:
         """From ``on_start_resource`` to ``finalize``, once config applies."""
@@ -1149,16 +1157,18 @@ def _header_set(items: tuple) -> tuple[tuple, list | None]:
 
 
 # Status code as set by the application -> (status, status line bytes,
-# code): a site uses a handful of them.
-_status_lines: dict[Any, tuple[str, bytes, int]] = {}
+# code, whether the status forbids a body): a site uses a handful of them.
+_status_lines: dict[Any, tuple[str, bytes, int, bool]] = {}
 
 
-def _status_line(status: Any, headers: httputil.HeaderMap) -> tuple[str, bytes, int]:
+def _status_line(status: Any, headers: httputil.HeaderMap) -> tuple[str, bytes, int, bool]:
     try:
         code, reason, _ = httputil.valid_status(status)
     except ValueError as exc:
         raise HTTPError(500, exc.args[0]) from None
-    known = (f'{code} {reason}', f'{code} '.encode('ascii') + headers.encode(reason), code)
+    # 1xx, 204, 205 and 304 never carry a body (RFC 9110, 6.4.1).
+    known = (f'{code} {reason}', f'{code} '.encode('ascii') + headers.encode(reason), code,
+             code < 200 or code in (204, 205, 304))
     # Only for the plain map: a subclass may encode the reason its own way.
     if type(status) is int and type(headers) is _HeaderMap and len(_status_lines) < 256:
         _status_lines[status] = known
@@ -1314,11 +1324,11 @@ class Response:
         """Fix the status line and headers that will be sent."""
         headers = self.headers
         status = self.status
-        known = (_status_lines.get(status)
-                 if type(status) is int and type(headers) is _HeaderMap else None)
+        plain = type(headers) is _HeaderMap
+        known = _status_lines.get(status) if plain and type(status) is int else None
         if known is None:
             known = _status_line(status, headers)
-        self.status, self.output_status, code = known
+        self.status, self.output_status, code, bodyless = known
 
         if self.stream:
             # Without Content-Length the server chunks the body (HTTP/1.1)
@@ -1330,8 +1340,7 @@ class Response:
             if (dict.get(headers, 'Content-Type') or '').startswith('text/'):
                 self._charset()
             self._body = self._encoded_chunks(self._body)
-        elif code < 200 or code in (204, 205, 304):
-            # These statuses never carry a body (RFC 9110, 6.4.1).
+        elif bodyless:
             dict.pop(headers, 'Content-Length', None)
             self._body = []
         elif dict.get(headers, 'Content-Length') is None:
@@ -1349,42 +1358,52 @@ class Response:
             self._body = self._encoded_chunks(self._body)
 
         known = None
-        if type(headers) is _HeaderMap:
+        if plain:
             items = tuple(dict.items(headers))
             try:
                 known = _header_sets.get(items)
             except TypeError:  # an unhashable value
-                items = None
-            if known is None and items is not None:
-                known = _header_set(items)
+                pass
+            else:
+                if known is None:
+                    known = _header_set(items)
         if known is None:
-            self.header_list = header_list = headers.output()
-        else:
-            self.header_list = header_list = list(known[0])
-        native = known[1] if known is not None else None
-        pending = self._plain_cookies
-        jar = self._cookie
-        if pending or jar:
-            lines = []
-            if pending:
-                for name, (value, _attributes, text) in pending.items():
-                    lines.append(f'{name}={value}{text}')
-            if jar:
-                for morsel in jar.values():
-                    lines.append(morsel.OutputString())
-            for line in lines:
-                if '\r' in line or '\n' in line:
-                    raise ValueError(f'Illegal line break in cookie {line.partition("=")[0]!r}')
-                encoded = headers.encode(line)
-                header_list.append((b'Set-Cookie', encoded))
-                if native is not None:
-                    if native is known[1]:
-                        native = list(native)
-                    native.append(('Set-Cookie', encoded.decode('latin-1')))
+            self.header_list = headers.output()
+            if self._plain_cookies or self._cookie:
+                self._add_cookie_lines(None)
+            return
+        self.header_list = header_list = list(known[0])
+        native = known[1]
+        if self._plain_cookies or self._cookie:
+            native = self._add_cookie_lines(native)
         if native is not None:
             # The same pairs as WSGI's native strings, for wsgi._start; it
             # checks the list is still this one, as long.
             self._wsgi_headers = (header_list, len(header_list), native)
+
+    def _add_cookie_lines(self, native: list | None) -> list | None:
+        """Append a Set-Cookie header per cookie to :attr:`header_list`;
+        return ``native`` (WSGI's str pairs, or None) with them too."""
+        lines = []
+        pending = self._plain_cookies
+        if pending:
+            for name, (value, _attributes, text) in pending.items():
+                lines.append(f'{name}={value}{text}')
+        jar = self._cookie
+        if jar:
+            for morsel in jar.values():
+                lines.append(morsel.OutputString())
+        header_list = self.header_list
+        if native is not None:
+            native = list(native)  # the cached list is shared
+        for line in lines:
+            if '\r' in line or '\n' in line:
+                raise ValueError(f'Illegal line break in cookie {line.partition("=")[0]!r}')
+            encoded = self.headers.encode(line)
+            header_list.append((b'Set-Cookie', encoded))
+            if native is not None:
+                native.append(('Set-Cookie', encoded.decode('latin-1')))
+        return native
 
     def check_timeout(self) -> None:
         """Set :attr:`timed_out` once the response has run for ``timeout`` seconds."""

@@ -45,8 +45,11 @@ class Route:
         #: The dispatcher's ``dispatch_method_name`` ('_cp_dispatch').
         self.hook_name = hook_name
         #: The walk's lookups: (attribute name, object found, whether a
-        #: ``_cp_dispatch`` was looked for there).
-        self.checks = checks
+        #: ``_cp_dispatch`` was looked for there, whether the name is
+        #: looked up on the function of a bound method, whether the object
+        #: found is a bound method). The last two follow from the objects
+        #: found, which holds() checks, so they are worked out once here.
+        self.checks = _with_kinds(root, checks)
         #: The callable found (None: 404).
         self.handler = handler
         #: Positional arguments the path gives the handler.
@@ -78,24 +81,34 @@ class Route:
         """True while walking the path from ``root`` meets the same objects."""
         if root is not self.root:
             return False
-        hook_name = self.hook_name
         node = root
-        for name, expected, probed in self.checks:
+        for name, expected, probed, on_function, bound in self.checks:
             # What Dispatcher._walk looks up (dispatch._lookup, inlined).
-            if type(node) is MethodType and name[:2] != '__':
-                found = getattr(node.__func__, name, None)
-            else:
-                found = getattr(node, name, None)
-            # Bound methods are new at each lookup; two are equal when they
-            # bind the same function to the same instance.
-            if found is not expected and not (type(found) is MethodType and found == expected):
+            found = getattr(node.__func__ if on_function else node, name, None)
+            if bound:
+                # Bound methods are new at each lookup; two are equal when
+                # they bind the same function to the same instance.
+                if type(found) is not MethodType or found != expected:
+                    return False
+            elif found is not expected:
                 return False
             if probed:
-                hook = getattr(node, hook_name, None)
+                hook = getattr(node, self.hook_name, None)
                 if hook is not None and callable(hook) and not getattr(hook, 'exposed', False):
                     return False
             node = found
         return True
+
+
+def _with_kinds(root: Any, checks: tuple) -> tuple:
+    """``checks`` of a walk from ``root``, each with the two flags holds() needs."""
+    kinds = []
+    node = root
+    for name, expected, probed in checks:
+        kinds.append((name, expected, probed, type(node) is MethodType and name[:2] != '__',
+                      type(expected) is MethodType))
+        node = expected
+    return tuple(kinds)
 
 
 #: The request attributes the fast lane sets from each WSGI call.

@@ -146,6 +146,7 @@ _native_sets: dict[tuple, list] = {}
 
 _new_hookmap = HookMap.__new__
 _new_request = Request.__new__
+_new_page = LateParamPageHandler.__new__
 
 
 def _start(response, start_response) -> None:
@@ -302,7 +303,12 @@ def _serve_route(app, route, environ: dict, start_response):
     state['rfile'] = environ.get('wsgi.input')
     state['script_name'] = script_name
     state['hooks'] = hooks
-    state['handler'] = None if handler is None else LateParamPageHandler(handler, *route.vpath)
+    if handler is not None:
+        # LateParamPageHandler(handler, *route.vpath), minus its __init__.
+        page = state['handler'] = _new_page(LateParamPageHandler)
+        page.callable = handler
+        page.args = route.vpath
+        page._kwargs = {}
     state['config'] = route.config.copy()
     state['base'] = f'{scheme}://{host}'
     if route.overrides:
@@ -330,7 +336,7 @@ def _serve_route(app, route, environ: dict, start_response):
         engage(response)
     try:
         try:
-            request.respond(path_info, route)
+            request.respond(path_info, route, response)
         except Request.throws:
             raise
         except Exception:
