@@ -15,7 +15,7 @@ from .plan import RequestPlan
 from .request import Request, Response
 from .route import RouteTable
 from .tools import Toolbox
-from .wsgi import WSGIPipeline, engage, respond
+from .wsgi import WSGIPipeline, end_request, engage, respond
 
 __all__ = ['Application', 'Tree']
 
@@ -187,16 +187,11 @@ class Application:
 
     def release_serving(self) -> None:
         """Close the current request and forget it."""
-        request = serving.request
-        engine = sys.modules['pyframe'].engine
-        engine.timeout_monitor.servings.pop(get_ident(), None)
-        if engine.listeners.get('after_request'):
-            engine.publish('after_request')
-        try:
-            request.close()
-        except Exception:
-            self.log.error('Error while closing the request', 'HTTP', severity=40, traceback=True)
-        serving.__dict__.clear()  # serving.clear(), minus a call
+        current = serving.__dict__
+        request = current.get('request')
+        if request is None:
+            request = serving.request  # the stand-in outside of requests
+        end_request(self, request, sys.modules['pyframe'].engine, get_ident(), current)
 
     def __call__(self, environ: dict, start_response):
         wsgiapp = self.wsgiapp

@@ -218,6 +218,45 @@ class AppResponse:
             self.app.release_serving()
 
 
+def end_request(app, request, engine, ident: int, current: dict) -> None:
+    """What ``Application.release_serving`` does: forget the response in
+    the timeout monitor, publish ``after_request``, close ``request`` (its
+    ``on_end_request`` hooks run) and clear the thread's ``current`` serving."""
+    engine.timeout_monitor.servings.pop(ident, None)
+    if engine.listeners.get('after_request'):
+        engine.publish('after_request')
+    try:
+        request.close()
+    except Exception:
+        app.log.error('Error while closing the request', 'HTTP', severity=40, traceback=True)
+    current.clear()
+
+
+class _EndingBody:
+    """A lane response's list of chunks, ending its request when closed.
+
+    :class:`AppResponse` for a body that is a list (nothing to watch while
+    it is sent), with what the lane already knows of the request.
+    """
+
+    __slots__ = ('body', 'app', 'request', 'engine', 'ident', 'current')
+
+    def __init__(self, body: list, app, request, engine, ident: int, current: dict) -> None:
+        self.body = body
+        self.app = app
+        self.request = request
+        self.engine = engine
+        self.ident = ident
+        self.current = current
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self) -> None:
+        """End the request (runs ``on_end_request`` hooks)."""
+        end_request(self.app, self.request, self.engine, self.ident, self.current)
+
+
 def _redirected_environ(environ: dict, redirect: InternalRedirect, visited: list) -> dict:
     """The environ of the request an InternalRedirect asks for."""
     script_name = environ.get('SCRIPT_NAME', '')
@@ -347,9 +386,17 @@ def _serve_route(app, route, environ: dict, start_response):
         app.release_serving()
         raise
     body = response._body
-    if (not isinstance(body, list) or request.hooks.get('on_end_request')
-            or state.get('_request_body') is not None):
+    if not isinstance(body, list):
         return _hand_over(app, request, response, environ, start_response)
+    if request.hooks.get('on_end_request') or state.get('_request_body') is not None:
+        # The request ends once the server is done with the body.
+        ending = _EndingBody(body, app, request, engine, ident, current)
+        try:
+            _start(response, start_response)
+        except BaseException:
+            ending.close()
+            raise
+        return ending
     # _hand_over, and release_serving with a Request.close that has
     # neither hooks to run nor a body to drain.
     try:
