@@ -166,6 +166,12 @@ def _encode_split(hooks: tuple | None) -> tuple | None:
     return hooks, hooks[:-1], dict(last.kwargs)
 
 
+def _leaves_route(hook: Any) -> bool:
+    """True when ``hook`` is known to change neither the request's path,
+    ``is_index`` nor hooks (its callback says so with ``leaves_route``)."""
+    return type(hook) is Hook and getattr(hook.callback, 'leaves_route', False) is True
+
+
 def _slash_is_fine(hook: Hook, path_info: str, is_index: bool | None) -> bool:
     """True when the trailing_slash ``hook`` would do nothing for a
     request of ``path_info`` whose handler's ``is_index`` is as given."""
@@ -268,25 +274,34 @@ class FusedPlan:
         """:attr:`request_state` for the requests of one route.
 
         The trailing_slash tool only looks at ``is_index`` and
-        ``path_info``; when it runs first of all hooks, those are the
-        route's, so the route can tell in advance that it would do nothing
-        and leave it out of the ``before_handler`` hooks it runs.
+        ``path_info``; when every hook that runs before it is known to
+        leave those alone (a callback with a true ``leaves_route``
+        attribute), they are the route's, so the route can tell in
+        advance that it would do nothing and leave it out of the
+        ``before_handler`` hooks it runs.
         """
         state = self.request_state
         hooks = dict(self.hooks)
         ready = hooks.get('before_handler')
-        if (not ready or 'on_start_resource' in hooks or 'before_request_body' in hooks
-                or 'is_index' in state or 'path_info' in state):
+        early = hooks.get('on_start_resource', ()) + hooks.get('before_request_body', ())
+        if (not ready or 'is_index' in state or 'path_info' in state
+                or not all(map(_leaves_route, early))):
             return state
-        first = ready[0]
-        if (type(first) is not Hook or first.callback is not cptools.trailing_slash
-                or not _slash_is_fine(first, path_info, is_index)):
+        for index, hook in enumerate(ready):
+            if type(hook) is Hook and hook.callback is cptools.trailing_slash:
+                break
+            if not _leaves_route(hook):
+                return state
+        else:
             return state
+        if not _slash_is_fine(hook, path_info, is_index):
+            return state
+        kept = ready[:index] + ready[index + 1:]
         split = self.encode_split
         if split is None:
-            split = (ready, ready[1:], None)
+            split = (ready, kept, None)
         else:
-            split = (ready, split[1][1:], split[2])
+            split = (ready, kept[:-1], split[2])
         return {**state, '_encode_split': split}
 
     def apply(self, request, response, state: dict | None = None) -> None:

@@ -166,6 +166,20 @@ class Hook:
 
 def run_hooks(point: str, hooks: tuple) -> None:
     """Run ``hooks`` (of hook ``point``) as :meth:`HookMap.run` does."""
+    if len(hooks) == 1:
+        # One hook, the usual case: its own failure is the one raised.
+        hook = hooks[0]
+        try:
+            if type(hook) is Hook:
+                hook.callback(**hook.kwargs)
+            else:
+                hook()
+        except (KeyboardInterrupt, SystemExit, HTTPError, HTTPRedirect, InternalRedirect):
+            raise
+        except Exception:
+            log_request_error(f'Error in {point!r} hook {hook.callback!r}')
+            raise
+        return
     failure = None
     for hook in hooks:
         if failure is None or hook.failsafe:
@@ -559,8 +573,12 @@ class Request:
         ``$`` attributes, odd characters) goes through :attr:`cookie`, so
         the answer, and a 400 for a malformed header, are the same.
         """
-        if '_cookie' not in self.__dict__ and name.lower() not in _COOKIE_ATTRIBUTES:
-            header = self._header('Cookie')
+        state = self.__dict__
+        if '_cookie' not in state and name.lower() not in _COOKIE_ATTRIBUTES:
+            if '_headers' in state or '_header_list' in state or self.wsgi_environ is None:
+                header = self.headers.get('Cookie')
+            else:
+                header = self.wsgi_environ.get('HTTP_COOKIE')  # _header('Cookie')
             if not header:
                 return None
             pairs = _plain_cookie_pairs(header)
@@ -1085,9 +1103,10 @@ def _attribute_text(attributes: dict) -> str:
     return '; '.join(parts)
 
 
-# Cookie attributes (as items) -> their text, or None when not plain: the
-# same few sets come back on every response (a session cookie's differ by
-# their expiry date, once a second).
+# Cookie attributes (as items) -> their text, or None when not plain (or
+# not plain ASCII without line breaks): the same few sets come back on
+# every response (a session cookie's differ by their expiry date, once a
+# second).
 _attribute_texts: dict[tuple, str | None] = {}
 _plain_names: set[str] = set()
 
@@ -1101,6 +1120,10 @@ def _plain_attribute_text(attributes: dict) -> str | None:
     except TypeError:  # an unhashable setting: not one of the plain kinds
         return None
     text = _attribute_text(attributes) if _plain_cookie_attributes(attributes) else None
+    if text is not None and not (text.isascii() and '\r' not in text and '\n' not in text):
+        # Cookies with such attributes go the Morsel way, checked and
+        # encoded when sent; pending plain cookies need neither.
+        text = None
     if len(_attribute_texts) >= 512:
         _attribute_texts.clear()
     _attribute_texts[key] = text
@@ -1266,6 +1289,19 @@ class Response:
             pending = self._plain_cookies = {}
         pending[name] = (value, attributes, text)
 
+    def _set_cookie_with_text(self, name: str, value: str, attributes: dict[str, Any],
+                              text: str) -> None:
+        """:meth:`set_plain_cookie` for a name found plain and attributes
+        whose text (``_plain_attribute_text``) is ``text``, by a caller
+        that sets the same cookie on every response."""
+        if self._cookie is not None or not _PLAIN_COOKIE_VALUE.fullmatch(value):
+            self.set_plain_cookie(name, value, attributes)
+            return
+        pending = self._plain_cookies
+        if pending is None:
+            pending = self._plain_cookies = {}
+        pending[name] = (value, attributes, text)
+
     @property
     def body(self):
         """The body as an iterable of chunks; set str, bytes, a list, a
@@ -1384,25 +1420,29 @@ class Response:
     def _add_cookie_lines(self, native: list | None) -> list | None:
         """Append a Set-Cookie header per cookie to :attr:`header_list`;
         return ``native`` (WSGI's str pairs, or None) with them too."""
-        lines = []
-        pending = self._plain_cookies
-        if pending:
-            for name, (value, _attributes, text) in pending.items():
-                lines.append(f'{name}={value}{text}')
-        jar = self._cookie
-        if jar:
-            for morsel in jar.values():
-                lines.append(morsel.OutputString())
         header_list = self.header_list
         if native is not None:
             native = list(native)  # the cached list is shared
-        for line in lines:
-            if '\r' in line or '\n' in line:
-                raise ValueError(f'Illegal line break in cookie {line.partition("=")[0]!r}')
-            encoded = self.headers.encode(line)
-            header_list.append((b'Set-Cookie', encoded))
-            if native is not None:
-                native.append(('Set-Cookie', encoded.decode('latin-1')))
+        pending = self._plain_cookies
+        if pending:
+            # Plain names, values and attribute texts: ASCII without line
+            # breaks (see set_plain_cookie), the same bytes in any map.
+            for name, (value, _attributes, text) in pending.items():
+                line = f'{name}={value}{text}'
+                header_list.append((b'Set-Cookie', line.encode('ascii')))
+                if native is not None:
+                    native.append(('Set-Cookie', line))
+        jar = self._cookie
+        if jar:
+            encode = self.headers.encode
+            for morsel in jar.values():
+                line = morsel.OutputString()
+                if '\r' in line or '\n' in line:
+                    raise ValueError(f'Illegal line break in cookie {morsel.key!r}')
+                encoded = encode(line)
+                header_list.append((b'Set-Cookie', encoded))
+                if native is not None:
+                    native.append(('Set-Cookie', encoded.decode('latin-1')))
         return native
 
     def check_timeout(self) -> None:

@@ -313,6 +313,20 @@ class Counter:
         sessions.session.acquire_lock()
         raise ValueError('handler failure')
 
+    @pyframe.expose
+    def implicit_boom(self):
+        sessions.session['x'] = 1
+        raise ValueError('handler failure')
+
+    @pyframe.expose
+    def streamed(self):
+        def body():
+            # Produced while the server sends the response: still locked.
+            yield 'locked' if sessions.session.locked else 'unlocked'
+            yield f' {len(RamSession.locks)}'
+        return body()
+    streamed._cp_config = {'response.stream': True}
+
 
 def make_app(**options):
     config = {'sesstest.sessions.on': True}
@@ -373,6 +387,21 @@ def test_tool_lock_released_after_handler_error():
     app = make_app(locking='explicit')
     status, _, _ = get(app, '/boom')
     assert status.startswith('500')
+    assert len(RamSession.locks) == 0
+
+
+def test_tool_lock_released_after_implicit_handler_error():
+    app = make_app()
+    status, _, _ = get(app, '/implicit_boom')
+    assert status.startswith('500')
+    assert len(RamSession.locks) == 0
+
+
+def test_tool_lock_held_while_a_stream_is_sent_and_released_after():
+    app = make_app()
+    status, _, body = get(app, '/streamed')
+    assert status.startswith('200')
+    assert body == b'locked 1'
     assert len(RamSession.locks) == 0
 
 

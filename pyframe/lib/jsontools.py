@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..context import serving
+from ..dispatch import LateParamPageHandler, _invoke
 from ..errors import HTTPError
 
 __all__ = ['json_processor', 'json_in', 'json_handler', 'json_out']
@@ -108,7 +109,13 @@ def _dumps(value: Any) -> str:
 
 def json_handler(*args: Any, **kwargs: Any) -> bytes:
     """Call the page handler json_out wrapped and return its result as JSON."""
-    value = serving.request._json_inner_handler(*args, **kwargs)
+    request = serving.request
+    inner = request._json_inner_handler
+    if type(inner) is LateParamPageHandler and not (args or kwargs or inner._kwargs):
+        # What calling it does, minus two calls and a lookup of the request.
+        value = _invoke(inner.callable, inner.args, request.params)
+    else:
+        value = inner(*args, **kwargs)
     return _dumps(value).encode('utf-8')
 
 
@@ -121,13 +128,18 @@ def json_out(content_type: str | None = 'application/json', debug: bool = False,
     :func:`json_handler`, the default). The Content-Type is set to
     ``content_type`` unless it is None.
     """
-    request = serving.request
+    current = serving.__dict__  # one lookup of the thread's storage for two
+    request = current['request']
     if request.handler is None:
         return  # another tool answered the request already
     request._json_inner_handler = request.handler
     request.handler = handler
     if content_type is not None:
-        serving.response.headers['Content-Type'] = content_type
+        current['response'].headers['Content-Type'] = content_type
     if debug and request.app is not None:
         request.app.log.error(f'Serializing the handler output as {content_type}',
                               'TOOLS.JSON_OUT')
+
+
+# It changes neither the request's path nor its hooks (see plan.state_for).
+json_out.leaves_route = True

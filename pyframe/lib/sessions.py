@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..context import ThreadLocalProxy, _attrname, _own_names, serving
+from ..request import _plain_attribute_text, _plain_name
 from ..tools import Tool
 from . import httputil
 from . import locking as _locking
@@ -981,7 +982,10 @@ class _SessionStart:
     """
 
     __slots__ = ('name', 'storage_class', 'session_args', 'path', 'path_header',
-                 'cookie_seconds', 'fixed_attributes', 'follower')
+                 'cookie_seconds', 'fixed_attributes', 'follower', 'plain_name', 'cookie')
+
+    # It changes neither the request's path nor its hooks (see plan.state_for).
+    leaves_route = True
 
     def __init__(self, storage_type: str | None = None, path: str | None = None,
                  path_header: str | None = None, name: str = 'session_id',
@@ -1010,9 +1014,14 @@ class _SessionStart:
         self.cookie_seconds = int(cookie_timeout * 60) if cookie_timeout else 0
         self.fixed_attributes = _cookie_attributes(domain, secure, httponly, samesite)
         self.follower = _CookieFollower(name)
+        self.plain_name = _plain_name(name)
+        #: (Expires value, attributes, their text) of the last cookie sent:
+        #: the same for every response of one second.
+        self.cookie: tuple = (None, None, None)
 
     def __call__(self) -> None:
-        request = serving.request
+        current = serving.__dict__  # one lookup of the thread's storage
+        request = current['request']
         state = request.__dict__
         # A second run (an internal redirect) keeps the session already made.
         if state.get('_session_init_flag'):
@@ -1020,11 +1029,22 @@ class _SessionStart:
         state['_session_init_flag'] = True
         name = self.name
         state['_session_cookie_name'] = name
-        sess = self.storage_class(request._cookie_value(name), **self.session_args)
-        serving.session = sess
+        sess = current['session'] = self.storage_class(request._cookie_value(name),
+                                                       **self.session_args)
         sess.id_observers.append(self.follower)
-        _send_cookie(request, serving.response, name, sess.id, self.path,
-                     self.path_header, self.cookie_seconds, self.fixed_attributes)
+        seconds = self.cookie_seconds
+        if self.path_header is None and seconds and self.plain_name:
+            expires = httputil.http_date(time.time() + seconds)
+            cookie = self.cookie
+            if cookie[0] != expires:
+                attributes = _cookie_attributes_for(request, self.path, None, seconds,
+                                                    expires, self.fixed_attributes)
+                cookie = self.cookie = (expires, attributes, _plain_attribute_text(attributes))
+            if cookie[2] is not None:
+                current['response']._set_cookie_with_text(name, sess.id, cookie[1], cookie[2])
+                return
+        _send_cookie(request, current['response'], name, sess.id, self.path,
+                     self.path_header, seconds, self.fixed_attributes)
 
 
 def _cookie_attributes(domain: str | None, secure: bool, httponly: bool,
@@ -1041,17 +1061,25 @@ def _cookie_attributes(domain: str | None, secure: bool, httponly: bool,
     return attributes
 
 
-def _send_cookie(request, response, name: str, value: str, path: str | None,
-                 path_header: str | None, seconds: int, fixed: dict) -> None:
+def _cookie_attributes_for(request, path: str | None, path_header: str | None,
+                           seconds: int, expires: str | None, fixed: dict) -> dict[str, Any]:
+    """The session cookie's attributes (Max-Age and ``expires`` when ``seconds``)."""
     attributes = {'path': path or (path_header and request.headers.get(path_header)) or '/'}
     if seconds:
         attributes['max-age'] = seconds
-        attributes['expires'] = httputil.http_date(time.time() + seconds)
+        attributes['expires'] = expires
     if fixed:
         attributes.update(fixed)
+    return attributes
+
+
+def _send_cookie(request, response, name: str, value: str, path: str | None,
+                 path_header: str | None, seconds: int, fixed: dict) -> None:
+    expires = httputil.http_date(time.time() + seconds) if seconds else None
     # As response.cookie[name] = id plus those attributes, without a Morsel
     # unless somebody reads response.cookie.
-    response.set_plain_cookie(name, value, attributes)
+    response.set_plain_cookie(name, value, _cookie_attributes_for(
+        request, path, path_header, seconds, expires, fixed))
 
 
 def set_response_cookie(path: str | None = None, path_header: str | None = None,
@@ -1074,8 +1102,9 @@ def save() -> None:
     A streamed body is produced after this hook, possibly touching the
     session: saving then waits for the end of the request.
     """
-    sess = getattr(serving, 'session', None)
-    request, response = serving.request, serving.response
+    current = serving.__dict__  # one lookup of the thread's storage for three
+    sess = current.get('session')
+    request, response = current['request'], current['response']
     if sess is None or getattr(request, '_session_saved', False):
         return
     request._session_saved = True
@@ -1090,7 +1119,7 @@ def save() -> None:
 
 def close() -> None:
     """Release the session lock, whatever happened (on_end_request)."""
-    sess = getattr(serving, 'session', None)
+    sess = serving.__dict__.get('session')
     if sess is not None and sess.locked:
         sess.release_lock()
         if sess.debug:
@@ -1099,6 +1128,20 @@ def close() -> None:
 
 close.failsafe = True
 close.priority = 90
+
+
+def _close_when_locked() -> None:
+    """Have :func:`close` run when the request ends, if the lock is still held.
+
+    ``save`` releases the lock before finalize; it is still held after an
+    error, or for a streamed body (saved at the end). Attaching ``close``
+    only then spares the usual request an ``on_end_request`` hook, which
+    would keep the request open until the server has sent the body.
+    """
+    current = serving.__dict__
+    sess = current.get('session')
+    if sess is not None and sess.locked:
+        current['request'].hooks.attach('on_end_request', close)
 
 
 def expire() -> None:
@@ -1134,6 +1177,9 @@ class SessionTool(Tool):
     def _lock_session(self) -> None:
         serving.session.acquire_lock()
 
+    # Neither changes the request's path nor its hooks (see plan.state_for).
+    _lock_session.leaves_route = True
+
     def _setup(self) -> None:
         hooks = serving.request.hooks
         for point, hook in self._ready_hooks(self._merged_args()):
@@ -1165,7 +1211,7 @@ class SessionTool(Tool):
             # Just after init (priority 50) made the session.
             hooks.append(('before_request_body', Hook(self._lock_session, priority=60)))
         hooks.append(('before_finalize', Hook(save)))
-        hooks.append(('on_end_request', Hook(close)))
+        hooks.append(('on_end_resource', Hook(_close_when_locked)))
         return hooks
 
     def regenerate(self) -> None:
