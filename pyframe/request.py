@@ -36,7 +36,7 @@ from .errors import HTTPError, HTTPRedirect, InternalRedirect, NotFound
 from .errors import TimeoutError as ResponseTimeout
 from .errors import format_exc
 from .lib import httputil, reprconf
-from .lib.encoding import encode_handler_body
+from .lib.encoding import ResponseEncoder, encode_handler_body
 from .log import log_request_error
 
 __all__ = ['Hook', 'HookMap', 'Request', 'Response', 'hookpoints', 'translate_headers']
@@ -786,8 +786,9 @@ class Request:
                     raise
             finally:
                 self.stage = 'on_end_resource'
-                if self.hooks.get('on_end_resource'):
-                    self.hooks.run('on_end_resource')
+                ready = self.hooks.get('on_end_resource')
+                if ready:
+                    run_hooks('on_end_resource', tuple(ready))  # hooks.run, minus a call
         except self.throws:
             raise
         except Exception:
@@ -919,7 +920,10 @@ class Request:
                 response._body = [body] if body else []
             else:
                 response.body = body
-            if encode is not None:
+            # Non-empty bytes are what the encode tool leaves alone without
+            # arguments, unless streamed or debugging (encode_handler_body).
+            if encode is not None and (encode or type(body) is not bytes or not body
+                                       or response.stream or ResponseEncoder.debug):
                 encode_handler_body(encode, response)
         if response.timed_out:
             raise ResponseTimeout()
@@ -1130,6 +1134,21 @@ def _plain_attribute_text(attributes: dict) -> str | None:
     return text
 
 
+# Cookie values found plain, for _set_cookie_with_text: a session cookie
+# carries the same id on each of a client's requests (bounded: clients
+# choose what they send back).
+_plain_values: set[str] = set()
+
+
+def _plain_value(value: str) -> bool:
+    if not _PLAIN_COOKIE_VALUE.fullmatch(value):
+        return False
+    if len(_plain_values) >= 4096:
+        _plain_values.clear()
+    _plain_values.add(value)
+    return True
+
+
 def _plain_name(name: str) -> bool:
     if name in _plain_names:
         return True
@@ -1294,7 +1313,7 @@ class Response:
         """:meth:`set_plain_cookie` for a name found plain and attributes
         whose text (``_plain_attribute_text``) is ``text``, by a caller
         that sets the same cookie on every response."""
-        if self._cookie is not None or not _PLAIN_COOKIE_VALUE.fullmatch(value):
+        if self._cookie is not None or not (value in _plain_values or _plain_value(value)):
             self.set_plain_cookie(name, value, attributes)
             return
         pending = self._plain_cookies

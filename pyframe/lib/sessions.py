@@ -59,6 +59,7 @@ __all__ = ['Session', 'RamSession', 'FileSession', 'MemcachedSession', 'RedisSes
 #: Bytes of randomness in an id (shown as twice as many hex digits).
 ID_BYTES = 20
 _VALID_ID = re.compile(r'[0-9a-f]{%d}\Z' % (2 * ID_BYTES))
+_valid_ids: set[str] = set()
 _MISSING = object()
 
 
@@ -154,7 +155,17 @@ class Session:
     @staticmethod
     def valid_id(id: Any) -> bool:
         """True if ``id`` has the shape of an id this module makes."""
-        return isinstance(id, str) and _VALID_ID.match(id) is not None
+        if not isinstance(id, str):
+            return False
+        if id in _valid_ids:
+            return True
+        if _VALID_ID.match(id) is None:
+            return False
+        # A client sends its id on each request (bounded: clients choose it).
+        if len(_valid_ids) >= 4096:
+            _valid_ids.clear()
+        _valid_ids.add(id)
+        return True
 
     def generate_id(self) -> str:
         """A new random id (from the OS's cryptographic generator)."""
@@ -206,7 +217,8 @@ class Session:
         else:
             self._data = found[0]
         self.loaded = True
-        self._start_clean_thread()
+        if self.clean_freq and type(self).__dict__.get('clean_thread') is None:
+            self._start_clean_thread()
 
     def save(self) -> None:
         """Store the data (if it was loaded since the last save) and release
@@ -454,7 +466,8 @@ class RamSession(Session):
     def acquire_lock(self) -> None:
         if self.locked:
             return
-        if not self.locks.acquire(self._id, _seconds(self.lock_timeout)):
+        timeout = self.lock_timeout
+        if not self.locks.acquire(self._id, None if timeout is None else _seconds(timeout)):
             raise LockTimeout(f'timed out waiting for the lock of session {self._id}')
         self.locked = True
 
