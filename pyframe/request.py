@@ -833,21 +833,20 @@ class Request:
         before the handler but the encode tool (``Route.straight``): the
         same steps, without visiting the hook points nobody can have
         attached to."""
-        state = self.__dict__
-        if state['query_string']:
-            state['stage'] = 'process_query_string'
+        if self.query_string:
+            self.stage = 'process_query_string'
             self.process_query_string()
         if self.process_request_body:
             if self.method not in self.methods_with_bodies:
                 self.process_request_body = False
             else:
-                state['stage'] = 'before_request_body'
+                self.stage = 'before_request_body'
                 self.body.process()
         if response.timed_out:
             raise ResponseTimeout()
-        state['stage'] = 'handler'
+        self.stage = 'handler'
         handler = route.handler
-        params = state['params']
+        params = self.params
         try:
             body = handler(*route.vpath, **params)
         except TypeError:
@@ -1240,7 +1239,6 @@ class Response:
     _wsgi_headers = None
 
     def __init__(self) -> None:
-        # status and timed_out start at their class defaults.
         self.time = now = _time()
         base = _base_headers
         if not base[0] <= now < base[1]:
@@ -1250,10 +1248,14 @@ class Response:
         self.headers = headers = _new_dict(_HeaderMap)
         dict.update(headers, base[2])
         self._body = []
-        # Every attribute finalize() sets, set here first: CPython then keeps
-        # them all in the instance's compact storage, where reading and
-        # writing them is cheapest (a __dict__ made later costs more).
+        # Every attribute finalize() sets or the request path reads, set
+        # here first (at the class defaults): CPython then keeps them all in
+        # the instance's compact storage, where reading and writing them is
+        # cheapest (a class attribute read through the instance costs
+        # several times more, and so does a __dict__ made later).
         self.status = self.status
+        self.stream = self.stream
+        self.timed_out = False
         self.output_status = b''
         self.header_list = _NO_HEADERS
         self._wsgi_headers = None

@@ -243,6 +243,7 @@ class RouteTable:
             # placeholders), so that copying the template sizes the dict.
             route.template = {'app': app, 'stage': 'respond', 'path_info': path,
                               '_route': route, 'is_index': is_index, '_body_ready': True,
+                              '_request_body': None, 'closed': False,
                               **dict.fromkeys(LANE_KEYS)}
             for key, value in state.items():
                 (route.overrides if key in LANE_KEYS else route.template)[key] = value

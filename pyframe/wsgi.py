@@ -310,49 +310,55 @@ def _serve_route(app, route, environ: dict, start_response):
     way, which checks and remembers. ``tests/test_lane.py`` compares the
     two ways request by request.
     """
-    req_protocol = environ.get('SERVER_PROTOCOL', 'HTTP/1.0')
-    server_protocol = environ.get('ACTUAL_SERVER_PROTOCOL', 'HTTP/1.1')
-    protocol = _protocols.get((req_protocol, server_protocol))
-    host = environ.get('HTTP_HOST')
+    try:
+        # Keys every WSGI server sets (and a Host header): item reads, which
+        # cost less than get(); a missing one sends the request the long way.
+        req_protocol = environ['SERVER_PROTOCOL']
+        host = environ['HTTP_HOST']
+        method = environ['REQUEST_METHOD']
+        scheme = environ['wsgi.url_scheme']
+        path_info = environ['PATH_INFO']
+    except KeyError:
+        protocol = None
+    else:
+        server_protocol = environ.get('ACTUAL_SERVER_PROTOCOL', 'HTTP/1.1')
+        protocol = _protocols.get((req_protocol, server_protocol))
     if protocol is None or host not in _valid_hosts:
         request, response = _run_request(app, environ)
         return _hand_over(app, request, response, environ, start_response)
     response = Response()
-    method = environ.get('REQUEST_METHOD', 'GET')
     query_string = environ.get('QUERY_STRING') or ''
     script_name = app._script_name
-    path_info = environ['PATH_INFO']
-    scheme = environ.get('wsgi.url_scheme', 'http')
     hooks = _new_hookmap(HookMap)
     dict.update(hooks, route.fused.hooks)
     handler = route.handler
     request = _new_request(Request)
     # Request.__init__, get_serving, _run_request, run, process_headers,
-    # get_resource and the plan's attributes, in one dict: a copy of the
-    # route's template, which holds every key already (one allocation).
-    state = route.template.copy()
-    state['scheme'] = scheme
-    state['server_protocol'] = server_protocol
-    state['wsgi_environ'] = environ
-    state['method'] = method
-    state['query_string'] = query_string
-    state['params'] = {}
-    state['protocol'] = protocol
-    state['_request_target'] = (script_name + path_info, query_string, req_protocol)
-    state['rfile'] = environ.get('wsgi.input')
-    state['script_name'] = script_name
-    state['hooks'] = hooks
+    # get_resource and the plan's attributes, at once: a copy of the
+    # route's template, which holds every key already (one allocation),
+    # then attribute stores (cheaper than item stores on that dict).
+    request.__dict__ = route.template.copy()
+    request.scheme = scheme
+    request.server_protocol = server_protocol
+    request.wsgi_environ = environ
+    request.method = method
+    request.query_string = query_string
+    request.params = {}
+    request.protocol = protocol
+    request._request_target = (script_name + path_info, query_string, req_protocol)
+    request.rfile = environ.get('wsgi.input')
+    request.script_name = script_name
+    request.hooks = hooks
     if handler is not None:
         # LateParamPageHandler(handler, *route.vpath), minus its __init__.
-        page = state['handler'] = _new_page(LateParamPageHandler)
+        page = request.handler = _new_page(LateParamPageHandler)
         page.callable = handler
         page.args = route.vpath
         page._kwargs = {}
-    state['config'] = route.config.copy()
-    state['base'] = f'{scheme}://{host}'
+    request.config = route.config.copy()
+    request.base = f'{scheme}://{host}'
     if route.overrides:
-        state.update(route.overrides)
-    request.__dict__ = state
+        request.__dict__.update(route.overrides)
     # The thread's serving dict, read once (each threading.local access
     # costs a lookup of the thread's storage): serving.load, then .clear().
     current = serving.__dict__
@@ -388,7 +394,7 @@ def _serve_route(app, route, environ: dict, start_response):
     body = response._body
     if not isinstance(body, list):
         return _hand_over(app, request, response, environ, start_response)
-    if request.hooks.get('on_end_request') or state.get('_request_body') is not None:
+    if request.hooks.get('on_end_request') or request._request_body is not None:
         # The request ends once the server is done with the body.
         ending = _EndingBody(body, app, request, engine, ident, current)
         try:
@@ -405,8 +411,8 @@ def _serve_route(app, route, environ: dict, start_response):
         engine.timeout_monitor.servings.pop(ident, None)
         if listening.get('after_request'):
             engine.publish('after_request')
-        state['closed'] = True
-        state['stage'] = 'close'
+        request.closed = True
+        request.stage = 'close'
         current.clear()
     return body
 
@@ -418,19 +424,32 @@ def respond(app, environ: dict, start_response, route=None):
     anything that escaped request handling into a bare 500. ``route``: a
     ready route for the fast lane (see :func:`_serve_route`).
     """
+    try:
+        if route is not None:
+            return _serve_route(app, route, environ, start_response)
+        request, response = _run_request(app, environ)
+        return _hand_over(app, request, response, environ, start_response)
+    except InternalRedirect as redirect:
+        return _follow(app, environ, start_response, redirect)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception:
+        return _trapped(app, environ, start_response, format_exc())
+
+
+def _follow(app, environ: dict, start_response, redirect: InternalRedirect):
+    """Serve the path an InternalRedirect asks for, and the next ones."""
     visited: list[str] = []
     while True:
         try:
-            if route is not None:
-                return _serve_route(app, route, environ, start_response)
+            environ = _redirected_environ(environ, redirect, visited)
+        except RuntimeError as exc:
+            return _trapped(app, environ, start_response, str(exc))
+        try:
             request, response = _run_request(app, environ)
             return _hand_over(app, request, response, environ, start_response)
-        except InternalRedirect as redirect:
-            route = None
-            try:
-                environ = _redirected_environ(environ, redirect, visited)
-            except RuntimeError as exc:
-                return _trapped(app, environ, start_response, str(exc))
+        except InternalRedirect as again:
+            redirect = again
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception:
