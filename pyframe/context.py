@@ -60,10 +60,18 @@ class ThreadLocalProxy:
                 return object.__getattribute__(self, name)
             except AttributeError:
                 pass
+        # pyframe.request and pyframe.response name their target directly.
+        if self is response:
+            return getattr(serving.response, name)
+        if self is request:
+            return getattr(serving.request, name)
         return getattr(getattr(serving, _attrname(self)), name)
 
     def __setattr__(self, name, value):
-        setattr(getattr(serving, _attrname(self)), name, value)
+        if self is response:
+            setattr(serving.response, name, value)
+        else:
+            setattr(getattr(serving, _attrname(self)), name, value)
 
     def __delattr__(self, name):
         delattr(getattr(serving, _attrname(self)), name)

@@ -1159,8 +1159,6 @@ def _plain_name(name: str) -> bool:
 
 _new_dict = dict.__new__
 _time = time.time
-# Every response's header_list until finalize() makes its own.
-_NO_HEADERS: list = []
 
 
 def _headers_of_second(second: int) -> list:
@@ -1180,21 +1178,35 @@ def _new_second(now: float) -> list:
     _base_headers = base = _headers_of_second(int(now))
     return base
 
-# A page's responses repeat the same headers (the Date changes once a
-# second): header items -> (wire pairs, the same as WSGI's native strings
-# or None), made once per set made only of str.
-_header_sets: dict[tuple, tuple[tuple, list | None]] = {}
+# Header names and str values found to go on the wire as they are (a
+# token; ASCII without CR, LF or NUL): for those, WSGI's native strings
+# are the map's own items. Bounded, since values can carry user data.
+_wire_names: set[str] = set()
+_wire_values: set[str] = set()
+_WIRE_MAX = 4096
 
 
-def _header_set(items: tuple) -> tuple[tuple, list | None]:
-    encoded = tuple(_HeaderMap.encode_header_items(items))
-    if not all(type(value) is str for _name, value in items):
-        return encoded, None  # bytes or objects: encoded afresh every time
-    native = [(name.decode('latin-1'), value.decode('latin-1')) for name, value in encoded]
-    if len(_header_sets) >= 1024:
-        _header_sets.clear()
-    known = _header_sets[items] = (encoded, native)
-    return known
+def _as_on_the_wire(headers: dict) -> bool:
+    """True when every header of ``headers`` goes on the wire unchanged
+    (learning the new ones); False sends the map through ``output()``."""
+    for name, value in dict.items(headers):
+        if type(name) is not str or type(value) is not str:
+            return False
+        if name not in _wire_names:
+            if not httputil._TOKEN.fullmatch(name):
+                return False
+            if len(_wire_names) >= _WIRE_MAX:
+                _wire_names.clear()
+            _wire_names.add(name)
+        if value not in _wire_values:
+            # Other text goes through output(), which applies the map's
+            # charsets (and RFC 2047).
+            if not value.isascii() or '\r' in value or '\n' in value or '\0' in value:
+                return False
+            if len(_wire_values) >= _WIRE_MAX:
+                _wire_values.clear()
+            _wire_values.add(value)
+    return True
 
 
 # Status code as set by the application -> (status, status line bytes,
@@ -1223,8 +1235,6 @@ class Response:
     status = 200
     #: The status line sent to the client (set by :meth:`finalize`).
     output_status = b''
-    #: The headers as sent: a list of (name bytes, value bytes).
-    header_list: list = _NO_HEADERS
     #: Seconds the response may run before ``timed_out`` is set.
     timeout = 300
     #: Set by :meth:`check_timeout` once ``timeout`` has passed.
@@ -1236,7 +1246,8 @@ class Response:
     # Set by __init__; here for subclasses that do not call it.
     _cookie = None
     _plain_cookies = None
-    _wsgi_headers = None
+    _header_list = None
+    _native = None
 
     def __init__(self) -> None:
         self.time = now = _time()
@@ -1257,10 +1268,30 @@ class Response:
         self.stream = self.stream
         self.timed_out = False
         self.output_status = b''
-        self.header_list = _NO_HEADERS
-        self._wsgi_headers = None
+        self._header_list = None
+        self._native = None
         self._cookie = None
         self._plain_cookies = None
+
+    @property
+    def header_list(self) -> list[tuple[bytes, bytes]]:
+        """The headers as sent: a list of (name bytes, value bytes), set by
+        :meth:`finalize` (which may keep them as WSGI's str pairs until
+        somebody reads this)."""
+        pairs = self._header_list
+        if pairs is None:
+            native = self._native
+            pairs = [] if native is None else [
+                (name.encode('latin-1'), value.encode('latin-1')) for name, value in native]
+            # From now on this list is what is sent: its reader may change it.
+            self._header_list = pairs
+            self._native = None
+        return pairs
+
+    @header_list.setter
+    def header_list(self, value: list[tuple[bytes, bytes]]) -> None:
+        self._header_list = value
+        self._native = None
 
     @property
     def cookie(self) -> http.cookies.SimpleCookie:
@@ -1414,45 +1445,36 @@ class Response:
             # instead of reading it all into memory.
             self._body = self._encoded_chunks(self._body)
 
-        known = None
+        cookies = self._plain_cookies or self._cookie
         if plain:
-            items = tuple(dict.items(headers))
             try:
-                known = _header_sets.get(items)
+                # Two C-level scans; a new name or value is checked once.
+                as_they_are = (_wire_names.issuperset(headers)
+                               and _wire_values.issuperset(dict.values(headers)))
             except TypeError:  # an unhashable value
-                pass
-            else:
-                if known is None:
-                    known = _header_set(items)
-        if known is None:
-            self.header_list = headers.output()
-            if self._plain_cookies or self._cookie:
-                self._add_cookie_lines(None)
-            return
-        self.header_list = header_list = list(known[0])
-        native = known[1]
-        if self._plain_cookies or self._cookie:
-            native = self._add_cookie_lines(native)
-        if native is not None:
-            # The same pairs as WSGI's native strings, for wsgi._start; it
-            # checks the list is still this one, as long.
-            self._wsgi_headers = (header_list, len(header_list), native)
+                as_they_are = False
+            if as_they_are or _as_on_the_wire(headers):
+                native = list(dict.items(headers))
+                if cookies:
+                    native.extend([('Set-Cookie', line) for line in self._cookie_lines()])
+                self._native = native
+                self._header_list = None
+                return
+        header_list = headers.output()
+        if cookies:
+            header_list.extend([(b'Set-Cookie', line.encode('latin-1'))
+                                for line in self._cookie_lines()])
+        self.header_list = header_list
 
-    def _add_cookie_lines(self, native: list | None) -> list | None:
-        """Append a Set-Cookie header per cookie to :attr:`header_list`;
-        return ``native`` (WSGI's str pairs, or None) with them too."""
-        header_list = self.header_list
-        if native is not None:
-            native = list(native)  # the cached list is shared
+    def _cookie_lines(self) -> list[str]:
+        """The Set-Cookie values to send, as latin-1 text fit for the wire."""
+        lines = []
         pending = self._plain_cookies
         if pending:
             # Plain names, values and attribute texts: ASCII without line
-            # breaks (see set_plain_cookie), the same bytes in any map.
+            # breaks (see set_plain_cookie).
             for name, (value, _attributes, text) in pending.items():
-                line = f'{name}={value}{text}'
-                header_list.append((b'Set-Cookie', line.encode('ascii')))
-                if native is not None:
-                    native.append(('Set-Cookie', line))
+                lines.append(f'{name}={value}{text}')
         jar = self._cookie
         if jar:
             encode = self.headers.encode
@@ -1460,11 +1482,8 @@ class Response:
                 line = morsel.OutputString()
                 if '\r' in line or '\n' in line:
                     raise ValueError(f'Illegal line break in cookie {morsel.key!r}')
-                encoded = encode(line)
-                header_list.append((b'Set-Cookie', encoded))
-                if native is not None:
-                    native.append(('Set-Cookie', encoded.decode('latin-1')))
-        return native
+                lines.append(encode(line).decode('latin-1'))
+        return lines
 
     def check_timeout(self) -> None:
         """Set :attr:`timed_out` once the response has run for ``timeout`` seconds."""

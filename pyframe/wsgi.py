@@ -150,13 +150,13 @@ _new_page = LateParamPageHandler.__new__
 
 
 def _start(response, start_response) -> None:
-    header_list = response.header_list
-    ready = response._wsgi_headers
-    if ready is not None and ready[0] is header_list and ready[1] == len(header_list):
-        # finalize() left them ready, and nothing replaced or grew the list.
-        start_response(response.output_status.decode('latin-1'), list(ready[2]))
+    native = response._native
+    if native is not None:
+        # finalize() left WSGI's str pairs, this response's own list, and
+        # nobody asked for header_list since.
+        start_response(response.output_status.decode('latin-1'), native)
         return
-    pairs = tuple(header_list)
+    pairs = tuple(response.header_list)
     native = _native_sets.get(pairs)
     if native is None:
         known = _native_pairs.get

@@ -541,6 +541,21 @@ def add_param(params: dict, key: str, value: Any) -> None:
 # --------------------------------------------------------------------------
 # Header maps
 
+# str keys -> str(key).title(), for CaseInsensitiveDict; only str keys go
+# in (1, 1.0 and True are one dict key but three different titles).
+_titled: dict[str, str] = {}
+
+
+def _title(key: Any) -> str:
+    """``str(key).title()``, remembered for str keys (bounded)."""
+    titled = str(key).title()
+    if type(key) is str:
+        if len(_titled) >= 1024:
+            _titled.clear()
+        _titled[key] = titled
+    return titled
+
+
 class CaseInsensitiveDict(dict):
     """A dict whose keys are stored as ``str(key).title()``.
 
@@ -554,17 +569,32 @@ class CaseInsensitiveDict(dict):
         if args or kwargs:
             self.update(*args, **kwargs)
 
+    # Each way in converts its key with a lookup in _titled (a site uses a
+    # few dozen header names), str(key).title() only for a new one.
+
     def __getitem__(self, key: Any) -> Any:
-        return dict.__getitem__(self, str(key).title())
+        try:
+            key = _titled[key]
+        except (KeyError, TypeError):
+            key = _title(key)
+        return dict.__getitem__(self, key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        dict.__setitem__(self, str(key).title(), value)
+        try:
+            key = _titled[key]
+        except (KeyError, TypeError):
+            key = _title(key)
+        dict.__setitem__(self, key, value)
 
     def __delitem__(self, key: Any) -> None:
-        dict.__delitem__(self, str(key).title())
+        dict.__delitem__(self, _title(key))
 
     def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, str(key).title())
+        try:
+            key = _titled[key]
+        except (KeyError, TypeError):
+            key = _title(key)
+        return dict.__contains__(self, key)
 
     def __ior__(self, other: Any) -> CaseInsensitiveDict:
         self.update(other)
@@ -572,15 +602,19 @@ class CaseInsensitiveDict(dict):
 
     def get(self, key: Any, default: Any = None) -> Any:
         """Return the value for ``key`` (any case), or ``default``."""
-        return dict.get(self, str(key).title(), default)
+        try:
+            key = _titled[key]
+        except (KeyError, TypeError):
+            key = _title(key)
+        return dict.get(self, key, default)
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
         """Return the value for ``key``, storing ``default`` first if absent."""
-        return dict.setdefault(self, str(key).title(), default)
+        return dict.setdefault(self, _title(key), default)
 
     def pop(self, key: Any, *default: Any) -> Any:
         """Remove ``key`` (any case) and return its value (or ``default``)."""
-        return dict.pop(self, str(key).title(), *default)
+        return dict.pop(self, _title(key), *default)
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Add entries from a mapping or (key, value) pairs, and keywords."""
