@@ -44,41 +44,35 @@ def engage(response) -> None:
     listens) and registers the response with the timeout monitor.
     """
     engine = sys.modules['pyframe'].engine
-    listening = engine.listeners
     ident = get_ident()
-    acquire = listening.get('acquire_thread')
-    if acquire:
-        # Only the first request of a thread makes the thread manager do
-        # anything: when it is the one listener and knows this thread,
-        # publishing would be a no-op.
-        sole = _sole_acquirer
-        # The bus replaces its ordered-listeners entry whenever somebody
-        # subscribes or unsubscribes, so the entry tells "still the same".
-        entry = engine._ordered.get('acquire_thread')
-        if not (entry is sole[0] and entry[0] is acquire
-                and entry[1] == len(acquire) and ident in sole[1].threads):
+    quiet = _quiet
+    if not (quiet[0] is engine and quiet[1] == engine.version and ident in quiet[2]):
+        listening = engine.listeners
+        if listening.get('acquire_thread'):
             engine.publish('acquire_thread')
-            _find_sole_acquirer(engine)
-    if listening.get('before_request'):
-        engine.publish('before_request')
+        if listening.get('before_request'):
+            engine.publish('before_request')
+        _watch_quiet(engine)
     engine.timeout_monitor.servings[ident] = response
 
 
-# (the bus's ordered-listeners entry of acquire_thread, thread manager)
-# while that manager is its one listener; (a marker, None) otherwise.
-_NO_ENTRY = (None, 0, ())
-_sole_acquirer: tuple = (_NO_ENTRY, None)
+# (engine, its listeners' version, the thread manager's threads) while
+# serving a request has nothing to publish for a thread that manager knows:
+# its acquire_thread is the one listener of that channel, and nobody
+# listens to before_request or after_request. Listeners changed without
+# subscribe/unsubscribe are noticed at the next change that uses them.
+_quiet: tuple = (None, -1, ())
 
 
-def _find_sole_acquirer(engine) -> None:
-    global _sole_acquirer
+def _watch_quiet(engine) -> None:
+    global _quiet
+    listening = engine.listeners
     manager = getattr(engine, 'thread_manager', None)
-    entry = engine._ordered.get('acquire_thread')
-    if (manager is not None and entry is not None and entry[0] is engine.listeners.get(
-            'acquire_thread') and entry[2] == (manager.acquire_thread,)):
-        _sole_acquirer = (entry, manager)
+    if (manager is not None and listening.get('acquire_thread') == {manager.acquire_thread}
+            and not listening.get('before_request') and not listening.get('after_request')):
+        _quiet = (engine, engine.version, manager.threads)
     else:
-        _sole_acquirer = (_NO_ENTRY, None)
+        _quiet = (None, -1, ())
 
 
 def _run_request(app, environ: dict):
@@ -367,15 +361,11 @@ def _serve_route(app, route, environ: dict, start_response):
     if handler is None:
         # Made now: its message names the current request's path.
         request.handler = NotFound()
-    # engage(response) when it has nothing to publish: the thread manager,
-    # the one listener of acquire_thread, knows this thread already.
+    # engage(response) when it has nothing to publish (see _quiet).
     engine = sys.modules['pyframe'].engine
-    listening = engine.listeners
     ident = get_ident()
-    entry, manager = _sole_acquirer
-    if (entry is engine._ordered.get('acquire_thread') and ident in manager.threads
-            and entry[0] is listening.get('acquire_thread') and entry[1] == len(entry[0])
-            and not listening.get('before_request')):
+    quiet = _quiet
+    if quiet[0] is engine and quiet[1] == engine.version and ident in quiet[2]:
         engine.timeout_monitor.servings[ident] = response
     else:
         engage(response)
@@ -409,7 +399,8 @@ def _serve_route(app, route, environ: dict, start_response):
         _start(response, start_response)
     finally:
         engine.timeout_monitor.servings.pop(ident, None)
-        if listening.get('after_request'):
+        if ((quiet[0] is not engine or quiet[1] != engine.version)
+                and engine.listeners.get('after_request')):
             engine.publish('after_request')
         request.closed = True
         request.stage = 'close'

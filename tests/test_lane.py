@@ -191,6 +191,17 @@ def make_app():
     })
 
 
+def make_plain_app():
+    """The same site without config for every path: most routes are straight
+    (nothing before the handler but the encode tool)."""
+    return pyframe.Application(Root(), '', {
+        '/counter': {'tools.sessions.on': True},
+        '/big': {'tools.gzip.on': True},
+        '/raw': {'hooks.before_finalize': _mark_finalize, 'response.timeout': 7},
+        '/child': {'request.show_tracebacks': True},
+    })
+
+
 def _page_404(status, message, traceback, version):
     return f'custom 404: {message}'
 
@@ -223,14 +234,15 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize('make', [make_app, make_plain_app])
 @pytest.mark.parametrize('path,query,method,headers', CASES,
                          ids=[f'{m} {p}?{q} {sorted(h)}' for p, q, m, h in CASES])
-def test_lane_answers_as_the_long_way(path, query, method, headers, no_lane, monkeypatch):
+def test_lane_answers_as_the_long_way(path, query, method, headers, make, no_lane, monkeypatch):
     from pyframe.request import Request
 
     # Tracebacks name the functions each way went through.
     monkeypatch.setattr(Request, 'show_tracebacks', False)
-    app = make_app()
+    app = make()
     call(app, path, query, method)  # the first request makes the route
     assert lane_ready(app, path), 'the case must exercise the lane'
     fast = call(app, path, query, method, headers)
@@ -239,7 +251,81 @@ def test_lane_answers_as_the_long_way(path, query, method, headers, no_lane, mon
         slow = call(app, path, query, method, headers)
     assert fast == slow
     # A fresh app answering its very first request agrees too.
-    assert call(make_app(), path, query, method, headers) == slow
+    assert call(make(), path, query, method, headers) == slow
+
+
+def test_plain_routes_are_straight_and_configured_ones_are_not():
+    app = make_plain_app()
+    for path in ('/', '/args', '/seen', '/raw', '/counter', '/data'):
+        call(app, path)
+    routes = app.routes.routes
+    assert routes['/'].straight and routes['/args'].straight and routes['/seen'].straight
+    # response.timeout is set per request; sessions start before the body;
+    # json_out wraps the handler.
+    assert not any(routes[path].straight for path in ('/raw', '/counter', '/data'))
+    app = make_app()
+    call(app, '/')
+    assert not app.routes.routes['/'].straight  # response.headers.* for every path
+
+
+def test_lane_requests_publish_to_request_listeners():
+    engine = pyframe.engine
+    seen = []
+
+    def before():
+        seen.append(('before', pyframe.request.path_info))
+
+    def after():
+        seen.append(('after', pyframe.request.path_info))
+
+    app = make_plain_app()
+    call(app, '/raw')
+    assert lane_ready(app, '/raw')
+    engine.subscribe('before_request', before)
+    engine.subscribe('after_request', after)
+    try:
+        call(app, '/raw')
+        call(app, '/raw')
+    finally:
+        engine.unsubscribe('before_request', before)
+        engine.unsubscribe('after_request', after)
+    call(app, '/raw')
+    assert seen == [('before', '/raw'), ('after', '/raw')] * 2
+
+
+def test_lane_registers_each_thread_once_and_the_response_while_it_runs():
+    import threading
+
+    engine = pyframe.engine
+    started = []
+    seen = {}
+
+    def start_thread(index):
+        started.append(index)
+
+    class Watched:
+        @pyframe.expose
+        def index(self):
+            ident = threading.get_ident()
+            seen['monitored'] = engine.timeout_monitor.servings.get(ident) is pyframe.serving.response
+            return 'ok'
+
+    app = pyframe.Application(Watched(), '')
+    engine.subscribe('start_thread', start_thread)
+    try:
+        def serve_three():
+            for _ in range(3):
+                assert call(app, '/')[2] == b'ok'
+            engine.publish('release_thread')  # as a server's ending thread does
+        worker = threading.Thread(target=serve_three)
+        worker.start()
+        worker.join()
+        assert lane_ready(app, '/')
+    finally:
+        engine.unsubscribe('start_thread', start_thread)
+    assert len(started) == 1
+    assert seen['monitored'] is True
+    assert worker.ident not in engine.timeout_monitor.servings
 
 
 def test_lane_keeps_a_session_going(no_lane):

@@ -149,6 +149,9 @@ class Bus:
         self._order: dict[tuple[str, Callable], tuple[int, int]] = {}
         self._sequence = 0
         self._ordered: dict[str, tuple[set, int, tuple[Callable, ...]]] = {}
+        #: Incremented by every subscribe and unsubscribe: whoever worked
+        #: something out from the listeners knows whether it still holds.
+        self.version = 0
         self._startup_cwd = os.getcwd()
         # (socket, name) pairs to pass to the image a re-exec starts.
         self._handed_over: list[tuple[socket.socket, str]] = []
@@ -204,6 +207,7 @@ class Bus:
         else:
             self._order[key] = (priority, self._order[key][1])
         self._ordered.pop(channel, None)
+        self.version += 1
         return callback
 
     def unsubscribe(self, channel: str, callback: Callable) -> None:
@@ -213,6 +217,7 @@ class Bus:
             listeners.discard(callback)
             self._order.pop((channel, callback), None)
             self._ordered.pop(channel, None)
+            self.version += 1
 
     def _listeners_in_order(self, channel: str) -> tuple[Callable, ...]:
         listeners = self.listeners.get(channel)
