@@ -311,9 +311,15 @@ def test_lane_registers_each_thread_once_and_the_response_while_it_runs():
             return 'ok'
 
     app = pyframe.Application(Watched(), '')
+    manager = engine.thread_manager
+    was_listening = manager.acquire_thread in engine.listeners.get('acquire_thread', ())
+    manager.subscribe()  # other tests may have left the engine's plugins off
     engine.subscribe('start_thread', start_thread)
     try:
         def serve_three():
+            # A dead thread of an earlier test may have left this ident
+            # registered (idents are reused): start from a clean slate.
+            engine.publish('release_thread')
             for _ in range(3):
                 assert call(app, '/')[2] == b'ok'
             engine.publish('release_thread')  # as a server's ending thread does
@@ -323,6 +329,8 @@ def test_lane_registers_each_thread_once_and_the_response_while_it_runs():
         assert lane_ready(app, '/')
     finally:
         engine.unsubscribe('start_thread', start_thread)
+        if not was_listening:
+            manager.unsubscribe()
     assert len(started) == 1
     assert seen['monitored'] is True
     assert worker.ident not in engine.timeout_monitor.servings
