@@ -821,7 +821,7 @@ class Request:
 
     def _do_route(self, route: Any, response: Response) -> None:
         """:meth:`_do_respond` for a request made with its route already
-        known (see ``pyframe.wsgi._serve_route``): the Host was checked,
+        known (see ``pyframe.wsgi.serve_route``): the Host was checked,
         and handler, config, hooks and the plan's plain attributes set."""
         fused = route.fused
         if fused.rest:

@@ -15,7 +15,7 @@ from .plan import RequestPlan
 from .request import Request, Response
 from .route import RouteTable
 from .tools import Toolbox
-from .wsgi import WSGIPipeline, end_request, engage, respond
+from .wsgi import WSGIPipeline, end_request, engage, recover, respond, serve_route
 
 __all__ = ['Application', 'Tree']
 
@@ -197,8 +197,15 @@ class Application:
         wsgiapp = self.wsgiapp
         if not wsgiapp.pipeline and type(wsgiapp) is WSGIPipeline:
             # No middleware: go straight to the end of the pipeline, taking
-            # the fast lane when the path's route is ready for it.
-            return respond(self, environ, start_response, self.routes.ready(environ))
+            # the fast lane when the path's route is ready for it (what
+            # respond() does with a route, minus a call).
+            route = self.routes.ready(environ)
+            if route is None:
+                return respond(self, environ, start_response)
+            try:
+                return serve_route(self, route, environ, start_response)
+            except BaseException as exc:
+                return recover(self, environ, start_response, exc)
         return wsgiapp(environ, start_response)
 
     def __repr__(self) -> str:

@@ -290,7 +290,7 @@ def _hand_over(app, request, response, environ: dict, start_response):
     return AppResponse(environ, start_response, app, served=(request, response))
 
 
-def _serve_route(app, route, environ: dict, start_response):
+def serve_route(app, route, environ: dict, start_response):
     """Serve a request whose route is known and ready: pyframe's fast lane.
 
     ``Application.__call__`` comes here when ``app.routes.ready`` found
@@ -413,19 +413,26 @@ def respond(app, environ: dict, start_response, route=None):
 
     Follows InternalRedirects (refusing to visit a URL twice) and turns
     anything that escaped request handling into a bare 500. ``route``: a
-    ready route for the fast lane (see :func:`_serve_route`).
+    ready route for the fast lane (see :func:`serve_route`).
     """
     try:
         if route is not None:
-            return _serve_route(app, route, environ, start_response)
+            return serve_route(app, route, environ, start_response)
         request, response = _run_request(app, environ)
         return _hand_over(app, request, response, environ, start_response)
-    except InternalRedirect as redirect:
-        return _follow(app, environ, start_response, redirect)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception:
-        return _trapped(app, environ, start_response, format_exc())
+    except BaseException as exc:
+        return recover(app, environ, start_response, exc)
+
+
+def recover(app, environ: dict, start_response, exc: BaseException):
+    """Answer for what escaped a request of ``app``: follow an
+    InternalRedirect, re-raise KeyboardInterrupt and SystemExit, turn
+    anything else into a bare 500."""
+    if isinstance(exc, InternalRedirect):
+        return _follow(app, environ, start_response, exc)
+    if not isinstance(exc, Exception):
+        raise exc
+    return _trapped(app, environ, start_response, format_exc())
 
 
 def _follow(app, environ: dict, start_response, redirect: InternalRedirect):

@@ -1,6 +1,6 @@
 """The fast lane and routes give the same answers as the long way.
 
-``pyframe.wsgi._serve_route`` makes a request whose route is ready in one
+``pyframe.wsgi.serve_route`` makes a request whose route is ready in one
 go; every other request goes through ``_run_request`` and
 ``Request.run``. Each case here is served both ways (the lane switched
 off with ``RouteTable.lane``) and the answers, and what the handler saw
