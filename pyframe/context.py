@@ -42,6 +42,10 @@ class ThreadLocalProxy:
 
     __slots__ = ('__attrname__',)
 
+    #: The message of the AttributeError raised when the thread has no
+    #: target (None: the one ``serving`` raises).
+    missing: str | None = None
+
     def __init__(self, attrname: str) -> None:
         object.__setattr__(self, '__attrname__', attrname)
 
@@ -65,22 +69,33 @@ class ThreadLocalProxy:
             return getattr(serving.response, name)
         if self is request:
             return getattr(serving.request, name)
-        return getattr(getattr(serving, _attrname(self)), name)
+        return getattr(target_of(self), name)
 
     def __setattr__(self, name, value):
         if self is response:
             setattr(serving.response, name, value)
         else:
-            setattr(getattr(serving, _attrname(self)), name, value)
+            setattr(target_of(self), name, value)
 
     def __delattr__(self, name):
-        delattr(getattr(serving, _attrname(self)), name)
+        delattr(target_of(self), name)
 
     def __repr__(self) -> str:
         return repr(getattr(serving, _attrname(self)))
 
     def __bool__(self) -> bool:
         return bool(getattr(serving, _attrname(self)))
+
+
+def target_of(proxy: ThreadLocalProxy):
+    """The object ``proxy`` stands for in the calling thread."""
+    try:
+        return getattr(serving, _attrname(proxy))
+    except AttributeError:
+        message = type(proxy).missing
+        if message is None:
+            raise
+        raise AttributeError(message) from None
 
 
 #: A proxy's own ``__attrname__`` (the slot's getter, which the

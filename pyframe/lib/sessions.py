@@ -45,7 +45,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..context import ThreadLocalProxy, _attrname, _own_names, serving
+from ..context import ThreadLocalProxy, _attrname, serving, target_of
 from ..request import _plain_attribute_text, _plain_name
 from ..tools import Tool
 from . import httputil
@@ -1236,46 +1236,31 @@ class SessionProxy(ThreadLocalProxy):
     """``pyframe.session``: the current thread's session, dict access too."""
 
     __slots__ = ()
-
-    def __getattribute__(self, name):
-        if name in _own_names:
-            try:
-                return object.__getattribute__(self, name)
-            except AttributeError:
-                pass
-        return getattr(_session_of(self), name)
+    missing = 'no session for this request: turn on tools.sessions'
 
     def __getitem__(self, key):
-        return _session_of(self)[key]
+        return target_of(self)[key]
 
     def __setitem__(self, key, value):
-        _session_of(self)[key] = value
+        target_of(self)[key] = value
 
     def __delitem__(self, key):
-        del _session_of(self)[key]
+        del target_of(self)[key]
 
     def __contains__(self, key):
-        return key in _session_of(self)
+        return key in target_of(self)
 
     def __iter__(self):
-        return iter(_session_of(self))
+        return iter(target_of(self))
 
     def __len__(self):
-        return len(_session_of(self))
+        return len(target_of(self))
 
     def __repr__(self) -> str:
         return repr(getattr(serving, _attrname(self), None))
 
     def __bool__(self) -> bool:
         return hasattr(serving, _attrname(self))
-
-
-def _session_of(proxy: SessionProxy) -> Session:
-    """The session ``proxy`` stands for, or an AttributeError saying why none."""
-    try:
-        return getattr(serving, _attrname(proxy))
-    except AttributeError:
-        raise AttributeError('no session for this request: turn on tools.sessions') from None
 
 
 #: The proxy ``pyframe.session`` (reads ``pyframe.serving.session``).
