@@ -8,6 +8,7 @@ import os
 import pickle
 import signal
 import threading
+import time
 
 import pytest
 
@@ -151,6 +152,44 @@ def test_ram_lock_blocks_a_second_holder():
     second.acquire_lock()
     assert second.locked
     second.release_lock()
+
+
+def test_ram_lock_table_drops_free_locks_and_keeps_held_ones():
+    table = sessions._LockTable()
+    held = table.acquire('a', None)
+    free = table.acquire('b', None)
+    free.release()
+    table.prune()
+    assert len(table) == 1 and set(table._locks) == {'a'}
+    # The pruned id gets a fresh lock; the held one still excludes.
+    assert table.acquire('b', 0) is not free
+    assert table.acquire('a', 0.01) is None
+    held.release()
+
+
+def test_ram_lock_table_stays_bounded_with_many_sessions():
+    table = sessions._LockTable()
+    for number in range(5000):
+        table.acquire(f'id{number}', None).release()
+    assert len(table._locks) <= 2048 and len(table) == 0
+
+
+def test_ram_lock_taken_while_pruned_still_excludes():
+    table = sessions._LockTable()
+    first = table.acquire('x', None)
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(table.acquire('x', 5)))
+    waiter.start()
+    time.sleep(0.05)  # (the outcome is the same if the waiter comes later)
+    # The holder lets go and a prune drops the entry while the waiter waits;
+    # whoever comes next must not get a lock of its own beside the waiter's.
+    first.release()
+    table.prune()
+    waiter.join(5)
+    assert got and got[0] is not None
+    assert table.acquire('x', 0.05) is None  # the waiter holds the id's lock
+    got[0].release()
+    assert table.acquire('x', 0) is not None
 
 
 def test_clean_thread_subscribed_on_load_and_stoppable():

@@ -58,6 +58,7 @@ __all__ = ['Session', 'RamSession', 'FileSession', 'MemcachedSession', 'RedisSes
 
 #: Bytes of randomness in an id (shown as twice as many hex digits).
 ID_BYTES = 20
+_datetime_now = datetime.datetime.now
 _VALID_ID = re.compile(r'[0-9a-f]{%d}\Z' % (2 * ID_BYTES))
 _valid_ids: set[str] = set()
 _MISSING = object()
@@ -205,7 +206,7 @@ class Session:
 
     def now(self) -> datetime.datetime:
         """The current time, as session expiry sees it (override for tz)."""
-        return datetime.datetime.now()
+        return _datetime_now()
 
     # -- loading and saving ----------------------------------------------
 
@@ -389,48 +390,49 @@ _new_lock = threading.Lock
 
 
 class _LockTable:
-    """Per-id locks that exist only while someone uses them (no leak)."""
+    """Per-id locks, made on first use and dropped once free (no leak).
+
+    Taking a lock costs a dict lookup besides the lock itself: a free lock
+    stays in the table for the next request of its session, and
+    :meth:`prune` (run by the store's clean-up, and whenever the table has
+    doubled since the last prune) drops the free ones. A thread that took
+    a lock just as it was dropped notices it and takes the id's new one.
+    """
 
     def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self._locks: dict[str, list] = {}  # id -> [lock, users]
+        self._locks: dict[str, threading.Lock] = {}
+        self._prune_at = 1024
 
-    def acquire(self, id: str, timeout: float | None) -> bool:
-        # Plain acquire/release of the mutex rather than ``with``: nothing
-        # between them can raise, and this runs twice per request.
-        mutex = self._mutex
-        mutex.acquire()
-        entry = self._locks.get(id)
-        if entry is None:
-            entry = self._locks[id] = [_new_lock(), 1]
-        else:
-            entry[1] += 1
-        mutex.release()
-        if entry[0].acquire(True, -1 if timeout is None else max(timeout, 0)):
-            return True
-        self._done(id, entry)
-        return False
+    def acquire(self, id: str, timeout: float | None) -> threading.Lock | None:
+        """Take the lock of ``id`` (waiting ``timeout`` seconds at most,
+        None: forever); return it, or None when the time ran out."""
+        locks = self._locks
+        wait = -1 if timeout is None else max(timeout, 0)
+        while True:
+            lock = locks.get(id)
+            if lock is None:
+                if len(locks) >= self._prune_at:
+                    self.prune()
+                lock = locks.setdefault(id, _new_lock())  # atomic: one lock per id
+            if not lock.acquire(True, wait):
+                return None
+            if locks.get(id) is lock:
+                return lock
+            lock.release()  # pruned while we waited: take the id's current lock
 
-    def release(self, id: str) -> None:
-        mutex = self._mutex
-        mutex.acquire()
-        entry = self._locks[id]
-        entry[1] -= 1
-        if entry[1] == 0:
-            del self._locks[id]
-        mutex.release()
-        # Nobody else can be waiting on a lock whose entry is gone, so it
-        # may be released after the bookkeeping.
-        entry[0].release()
-
-    def _done(self, id: str, entry: list) -> None:
-        with self._mutex:
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._locks[id]
+    def prune(self) -> None:
+        """Drop the locks nobody holds."""
+        locks = self._locks
+        for id, lock in list(locks.items()):
+            if lock.acquire(False):
+                if locks.get(id) is lock:
+                    del locks[id]
+                lock.release()
+        self._prune_at = max(1024, 2 * len(locks))
 
     def __len__(self) -> int:
-        return len(self._locks)
+        """The number of locks held right now."""
+        return sum(1 for lock in list(self._locks.values()) if lock.locked())
 
 
 class RamSession(Session):
@@ -445,6 +447,8 @@ class RamSession(Session):
     locks = _LockTable()
     #: Seconds to wait for the lock (None: forever).
     lock_timeout: float | None = None
+    #: The lock held while :attr:`locked`.
+    _lock = None
 
     def _load_id(self, id):
         return self.cache.get(id)
@@ -462,19 +466,22 @@ class RamSession(Session):
         for id, (_, expiration) in list(self.cache.items()):
             if expiration <= now:
                 self.cache.pop(id, None)
+        self.locks.prune()
 
     def acquire_lock(self) -> None:
         if self.locked:
             return
         timeout = self.lock_timeout
-        if not self.locks.acquire(self._id, None if timeout is None else _seconds(timeout)):
+        lock = self.locks.acquire(self._id, None if timeout is None else _seconds(timeout))
+        if lock is None:
             raise LockTimeout(f'timed out waiting for the lock of session {self._id}')
+        self._lock = lock
         self.locked = True
 
     def release_lock(self) -> None:
         if self.locked:
             self.locked = False
-            self.locks.release(self._id)
+            self._lock.release()
 
     def __len__(self) -> int:
         return len(self.cache)
