@@ -397,6 +397,9 @@ class Request:
     #: The objects the default dispatcher walked through (None otherwise).
     trail = None
     _failed_stage = None
+    #: (the plan's before_handler hooks, those to run, the encode tool's
+    #: arguments) when the plan leaves encoding to the request.
+    _encode_split = None
 
     #: Request-scope config namespaces (toolboxes are added per app).
     namespaces = reprconf.NamespaceSet(
@@ -858,7 +861,6 @@ class Request:
         """From ``on_start_resource`` to ``finalize``, once config applies."""
         # Hook points nobody attached to are skipped without a call; the
         # timeout check is inlined for the same reason (this runs per request).
-        state = self.__dict__
         hooks = self.hooks
         # run_hooks(point, tuple(...)) is what hooks.run(point) does, minus a call.
         self.stage = 'on_start_resource'
@@ -886,7 +888,7 @@ class Request:
         encode = None
         ready = hooks.get('before_handler')
         if ready is not None:
-            split = state.get('_encode_split')
+            split = self._encode_split
             if split is not None and ready is split[0]:
                 # The plan's own hooks (see FusedPlan.state_for): run those
                 # that can make a difference, and encode what the handler
