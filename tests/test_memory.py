@@ -127,6 +127,16 @@ def test_bench_command_rejects_unknown_scenarios():
     assert 'names no scenario' in done.stderr
 
 
+@pytest.mark.parametrize('scenario', ['a', 'b'])
+def test_instruction_counter_worker_makes_checked_requests(scenario):
+    # What instructions.py runs under callgrind (valgrind itself is not
+    # needed for this): a wrong answer would fail prepare() with a traceback.
+    done = subprocess.run(_bench_python('instructions.py', '--worker', 'pyframe', scenario, '5'),
+                          capture_output=True, text=True, timeout=60, env=child_env())
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ''
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('framework', ['pyframe', 'bare'])
 def test_bench_app_answers_every_scenario_in_process(framework):
