@@ -992,8 +992,8 @@ class Request:
         if not self.query_string:
             return
         try:
-            params = httputil.parse_query_string(
-                self.query_string, encoding=self.query_string_encoding)
+            params = httputil.parse_query_string(self.query_string, True,
+                                                 self.query_string_encoding)
         except UnicodeDecodeError:
             raise HTTPError(
                 404,
