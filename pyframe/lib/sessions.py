@@ -120,6 +120,8 @@ class Session:
     originalid: str | None = None
     #: True when the application called :meth:`regenerate`.
     regenerated: bool = False
+    # The record _exists_id found alive (see load).
+    _alive = None
 
     def __init__(self, id: str | None = None, **kwargs: Any) -> None:
         #: Callables given each new id (the tool updates the cookie).
@@ -174,7 +176,12 @@ class Session:
 
     def _exists_id(self, id: str) -> bool:
         data = self._load_id(id)
-        return data is not None and data[1] > self.now()
+        if data is not None and data[1] > self.now():
+            # load() takes it as it is if the store still holds this very
+            # record: the session was alive when the request began.
+            self._alive = data
+            return True
+        return False
 
     def _new_id(self) -> None:
         """Switch to a fresh id unknown to the store (data kept)."""
@@ -213,7 +220,7 @@ class Session:
     def load(self) -> None:
         """Read the data from the store (expired or absent: empty)."""
         found = self._load_id(self._id)
-        if found is None or found[1] <= self.now():
+        if found is None or (found is not self._alive and found[1] <= self.now()):
             self._data = {}
         else:
             self._data = found[0]
