@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import bisect
 import http.cookies
-import logging
 import re
 import sys
 import time
