@@ -1202,7 +1202,7 @@ def _as_on_the_wire(headers: dict) -> bool:
         if value not in _wire_values:
             # Other text goes through output(), which applies the map's
             # charsets (and RFC 2047).
-            if not value.isascii() or '\r' in value or '\n' in value or '\0' in value:
+            if not value.isascii() or httputil._has_line_break(value):
                 return False
             if len(_wire_values) >= _WIRE_MAX:
                 _wire_values.clear()
